@@ -1,0 +1,115 @@
+// One command buffer with one persistent encoder. Dispatches are recorded with their bindings,
+// ordered by the hazard tracker (or explicit barriers), and submitted at commit.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stagefence/buffer.hpp"
+#include "stagefence/capture.hpp"
+#include "stagefence/fence.hpp"
+#include "stagefence/kernel.hpp"
+
+namespace stagefence {
+
+struct CommandBuffer;  // src/core
+struct DeviceCore;     // src/core
+struct QueueState;     // src/core
+
+struct DispatchTime {
+  KernelId kernel = 0;
+  double start_us = 0;  // relative to the command buffer's GPU start
+  double end_us = 0;
+};
+
+struct CommandBufferTimes {
+  bool valid = false;       // false unless timestamps were on and the buffer completed
+  double gpu_us = 0;        // first work to last work on the device
+  double submit_to_done_us = 0;
+  std::vector<DispatchTime> dispatches;  // with per-dispatch profiling only
+};
+
+inline constexpr std::chrono::nanoseconds kDefaultWaitTimeout = std::chrono::seconds(120);
+
+class CommandEncoder {
+ public:
+  CommandEncoder(std::shared_ptr<DeviceCore> device, std::shared_ptr<QueueState> queue);
+  CommandEncoder(CommandEncoder&&) noexcept;
+  CommandEncoder& operator=(CommandEncoder&&) noexcept;
+  CommandEncoder(const CommandEncoder&) = delete;
+  CommandEncoder& operator=(const CommandEncoder&) = delete;
+  // Never blocks. Committed work completes on its own; uncommitted work is discarded.
+  ~CommandEncoder();
+
+  // Records one dispatch. Bindings fill KernelArgs::ptr in order, scalars fill KernelArgs::s.
+  // A binding range outside its buffer, an unknown kernel, or too many bindings/scalars throws
+  // InvalidArgument/OutOfRange and records nothing.
+  void dispatch(KernelId kernel, std::initializer_list<Binding> bindings,
+                std::initializer_list<Scalar> scalars = {},
+                std::optional<Launch> launch = std::nullopt);
+  void dispatch(std::string_view kernel, std::initializer_list<Binding> bindings,
+                std::initializer_list<Scalar> scalars = {},
+                std::optional<Launch> launch = std::nullopt);
+  void dispatch(KernelId kernel, const Binding* bindings, size_t num_bindings,
+                const Scalar* scalars, size_t num_scalars, const std::optional<Launch>& launch);
+
+  // Every later dispatch in this buffer waits for every earlier one. A barrier with nothing
+  // before it orders nothing and is not counted.
+  void barrier();
+
+  void set_label(std::string_view label);
+  const std::string& label() const;
+
+  // The buffer waits for `fence` to reach `value` before its first dispatch runs.
+  void wait_for(const Fence& fence, uint64_t value);
+  // The buffer signals `value` on `fence` after its last dispatch completes.
+  void signal(const Fence& fence, uint64_t value);
+
+  void commit();  // submit without blocking; a second commit is a no-op
+  // Submit (if not yet) and block until done. Throws the buffer's error (KernelFault naming the
+  // label, FencePoisoned, DeviceLost, ...) or Timeout.
+  void commit_and_wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  // Block on the committed buffer; same error contract. Throws State if nothing was committed.
+  void wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+
+  bool is_committed() const;
+  bool is_completed() const;
+  bool has_dispatches() const;
+  uint64_t dispatch_count() const;
+  uint64_t dependency_count() const;
+
+  // Opens a fresh command buffer on the same queue (+1 command buffer). An uncommitted previous
+  // buffer is discarded.
+  void reset();
+
+  // While capturing, dispatches and barriers go into a CaptureGraph instead of the buffer.
+  void begin_capture();
+  CaptureGraph end_capture();
+  bool is_capturing() const;
+  // Re-records every node of `graph` into this buffer.
+  void replay(const CaptureGraph& graph);
+
+  // Per-command-buffer GPU times (and per dispatch with STAGEFENCE_PROFILE_DISPATCHES=1).
+  void enable_timestamps(bool on = true);
+  CommandBufferTimes times() const;
+
+  const std::shared_ptr<CommandBuffer>& current() const { return cb_; }
+  const std::shared_ptr<DeviceCore>& device_core() const { return dev_; }
+
+ private:
+  void open_buffer();
+  void ensure_not_finished(const char* what) const;
+
+  std::shared_ptr<DeviceCore> dev_;
+  std::shared_ptr<QueueState> queue_;
+  std::shared_ptr<CommandBuffer> cb_;
+  struct CaptureState;
+  std::unique_ptr<CaptureState> capture_;
+};
+
+}  // namespace stagefence

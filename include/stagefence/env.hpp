@@ -1,0 +1,45 @@
+// Every environment flag stagefence reads, in one place, with its default and its meaning.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace stagefence::env {
+
+struct FlagInfo {
+  std::string name;
+  std::string default_value;
+  std::string current;  // the raw value now in the environment, or "(unset)"
+  std::string meaning;
+};
+
+// STAGEFENCE_ENCODER_SESSION (default 1): read once per process; 0 makes
+// Device::encoder_session() return nothing.
+bool encoder_session_enabled();
+// STAGEFENCE_FORCE_SERIAL (default 0): re-read each time a command buffer opens.
+bool force_serial();
+// STAGEFENCE_AUTO_BARRIER (default 1): hazard tracking; 0 leaves ordering to explicit barriers.
+bool hazard_tracking();
+// STAGEFENCE_UNRETAINED_REFS (default 0): read when a device opens.
+bool unretained_refs();
+// STAGEFENCE_NO_RESIDENCY (default 0): read when a device opens.
+bool no_residency();
+// STAGEFENCE_BACKEND (default auto): auto | cpu | cuda.
+std::string backend();
+// STAGEFENCE_CUDA_GRAPHS (default 1): 0 runs command buffers as eager stream launches.
+bool cuda_graphs();
+// STAGEFENCE_FENCE_KIND (default auto): auto | memop | event.
+std::string fence_kind();
+// STAGEFENCE_TIMESTAMPS (default 0): per-command-buffer GPU times.
+bool timestamps();
+// STAGEFENCE_PROFILE_DISPATCHES (default 0): per-dispatch GPU times (serialises CUDA work).
+bool profile_dispatches();
+// STAGEFENCE_CPU_WORKERS (default: hardware threads, at least 2).
+int cpu_workers();
+
+std::vector<FlagInfo> all_flags();
+
+// Shared parsing: "1"/"true"/"on"/"yes" are true, "0"/"false"/"off"/"no" false; others keep def.
+bool read_bool(const char* name, bool def);
+std::string read_string(const char* name, const std::string& def);
+
+}  // namespace stagefence::env
