@@ -34,6 +34,9 @@ class CaptureGraph {
   // Unique per graph object; backends key caches on it.
   uint64_t id() const { return id_; }
   std::string to_text() const;
+  // A copy whose bindings point into other buffers (e.g. on another device): every binding's
+  // allocation must appear as the first buffer of a pair; offsets within it are kept.
+  CaptureGraph rebind(const std::vector<std::pair<Buffer, Buffer>>& replacements) const;
 
   CaptureGraph();
 

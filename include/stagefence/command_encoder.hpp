@@ -108,8 +108,8 @@ class CommandEncoder {
   std::shared_ptr<DeviceCore> dev_;
   std::shared_ptr<QueueState> queue_;
   std::shared_ptr<CommandBuffer> cb_;
-  struct CaptureState;
-  std::unique_ptr<CaptureState> capture_;
+  struct State;  // hazard tracker, capture, per-buffer flags
+  std::unique_ptr<State> st_;
 };
 
 }  // namespace stagefence

@@ -88,7 +88,7 @@ class Device {
  private:
   explicit Device(std::shared_ptr<DeviceCore> core);
   std::shared_ptr<DeviceCore> core_;
-  std::unique_ptr<Queue> default_queue_;
+  std::shared_ptr<Queue> default_queue_;
 };
 
 }  // namespace stagefence

@@ -1,6 +1,7 @@
 // Kernel registry: one name, one implementation per backend, one launch-geometry rule per backend.
 #pragma once
 #include <cstdint>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -64,8 +65,10 @@ class KernelRegistry {
  private:
   KernelRegistry() = default;
   KernelId find_or_create(std::string_view name);
-  mutable std::mutex mu_;
-  std::vector<KernelDef*> defs_;  // owned; never freed so references stay valid
+  static constexpr uint32_t kMaxKernels = 4096;
+  mutable std::mutex mu_;  // serialises additions; lookups by id take no lock
+  KernelDef* defs_[kMaxKernels] = {};  // owned; never freed so references stay valid
+  std::atomic<uint32_t> count_{0};
 };
 
 }  // namespace stagefence

@@ -1,0 +1,100 @@
+#include "core/allocation.hpp"
+
+#include <cstdio>
+
+#include "core/backend.hpp"
+#include "core/counters_internal.hpp"
+#include "core/residency_state.hpp"
+
+namespace stagefence {
+
+namespace {
+std::atomic<uint64_t> g_next_alloc_id{1};
+}
+
+BufferPool::BufferPool(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
+
+BufferPool::~BufferPool() { trim(); }
+
+uint64_t BufferPool::size_class(uint64_t bytes) {
+  constexpr uint64_t kMiB = 1ull << 20;
+  if (bytes <= 256) return 256;
+  if (bytes <= kMiB) {  // powers of two up to 1 MiB
+    uint64_t c = 512;
+    while (c < bytes) c <<= 1;
+    return c;
+  }
+  return (bytes + kMiB - 1) / kMiB * kMiB;  // whole MiB above
+}
+
+void* BufferPool::acquire(uint64_t bytes, uint64_t* capacity) {
+  const uint64_t cls = size_class(bytes);
+  void* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(cls);
+    if (it != free_.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      detail::gauge(detail::counters().pool_bytes_cached, -static_cast<int64_t>(cls));
+    }
+  }
+  if (!p) p = backend_->allocate(cls);
+  try {
+    backend_->zero(p, cls);
+  } catch (...) {
+    release(p, cls);
+    throw;
+  }
+  detail::gauge(detail::counters().pool_bytes_in_use, static_cast<int64_t>(cls));
+  *capacity = cls;
+  return p;
+}
+
+void BufferPool::release(void* ptr, uint64_t capacity) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_[capacity].push_back(ptr);
+  }
+  detail::gauge(detail::counters().pool_bytes_in_use, -static_cast<int64_t>(capacity));
+  detail::gauge(detail::counters().pool_bytes_cached, static_cast<int64_t>(capacity));
+}
+
+void BufferPool::trim() noexcept {
+  std::unordered_map<uint64_t, std::vector<void*>> blocks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocks.swap(free_);
+  }
+  for (auto& [cls, list] : blocks) {
+    for (void* p : list) backend_->release(p);
+    detail::gauge(detail::counters().pool_bytes_cached, -static_cast<int64_t>(cls * list.size()));
+  }
+}
+
+Allocation::Allocation(std::shared_ptr<BufferPool> pool_in, std::shared_ptr<ResidencyState> res,
+                       uint64_t bytes)
+    : pool(std::move(pool_in)), residency(std::move(res)), size(bytes) {
+  ptr = pool->acquire(bytes, &capacity);
+  id = g_next_alloc_id.fetch_add(1, std::memory_order_relaxed);
+  detail::gauge(detail::counters().live_allocations, 1);
+}
+
+Allocation::~Allocation() {
+  if (residency) residency->stage_remove(id);
+  if (tracker && tracker->inflight.load() > 0) {
+    // Unretained refs and the caller freed memory a command buffer still uses: keep the block
+    // out of the pool for good rather than let new data overwrite what the GPU still reads.
+    detail::bump(detail::counters().unretained_violations);
+    std::fprintf(stderr,
+                 "stagefence: allocation %llu (%llu bytes) freed while a command buffer still "
+                 "uses it (STAGEFENCE_UNRETAINED_REFS=1); its memory is quarantined\n",
+                 static_cast<unsigned long long>(id), static_cast<unsigned long long>(size));
+    detail::gauge(detail::counters().pool_bytes_in_use, -static_cast<int64_t>(capacity));
+  } else {
+    pool->release(ptr, capacity);
+  }
+  detail::gauge(detail::counters().live_allocations, -1);
+}
+
+}  // namespace stagefence

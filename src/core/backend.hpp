@@ -1,0 +1,59 @@
+// The seam between the backend-neutral core and a backend (CPU, CUDA). Adding a backend means
+// implementing these two interfaces and a factory; no core file changes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "stagefence/device.hpp"
+
+namespace stagefence {
+
+struct CommandBuffer;
+struct FenceState;
+struct ResidencyState;
+
+// Runs committed command buffers of one queue in FIFO order and reports each completion
+// through complete_command_buffer().
+class QueueImpl {
+ public:
+  virtual ~QueueImpl() = default;
+  virtual void submit(std::shared_ptr<CommandBuffer> cb) = 0;  // never blocks on GPU work
+  virtual void drain() = 0;  // blocks until everything submitted so far has completed
+};
+
+// Backend-specific part of a fence (for CUDA: a device timeline word or an event).
+class BackendFence {
+ public:
+  virtual ~BackendFence() = default;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendKind kind() const = 0;
+  virtual DeviceInfo& info() = 0;
+
+  virtual void* allocate(uint64_t bytes) = 0;  // throws Error on failure
+  virtual void release(void* ptr) noexcept = 0;
+  virtual void zero(void* ptr, uint64_t bytes) = 0;  // synchronous
+  virtual bool host_visible() const = 0;
+  virtual void copy_in(void* dst, const void* src, uint64_t bytes) = 0;   // host -> device
+  virtual void copy_out(void* dst, const void* src, uint64_t bytes) = 0;  // device -> host
+
+  virtual std::unique_ptr<QueueImpl> create_queue(const std::string& name) = 0;
+  virtual std::unique_ptr<BackendFence> create_fence(FenceState&) { return nullptr; }
+  // Called with the residency state's lock held after a flush applied changes.
+  virtual void apply_residency(const ResidencyState&) {}
+
+  virtual bool lost() const { return false; }
+  virtual std::string lost_reason() const { return {}; }
+};
+
+std::shared_ptr<Backend> make_cpu_backend();
+#ifdef STAGEFENCE_WITH_CUDA
+// Returns nullptr and sets `why_not` when no usable GPU or driver is present.
+std::shared_ptr<Backend> make_cuda_backend(int ordinal, std::string* why_not);
+#endif
+
+}  // namespace stagefence

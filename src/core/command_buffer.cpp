@@ -1,0 +1,73 @@
+#include "core/command_buffer.hpp"
+
+#include "core/counters_internal.hpp"
+
+namespace stagefence {
+
+namespace {
+std::atomic<uint64_t> g_next_cb_id{1};
+}
+
+CommandBuffer::CommandBuffer()
+    : id(g_next_cb_id.fetch_add(1, std::memory_order_relaxed)),
+      created_at(std::chrono::steady_clock::now()) {
+  detail::gauge(detail::counters().live_command_buffers, 1);
+}
+
+CommandBuffer::~CommandBuffer() { detail::gauge(detail::counters().live_command_buffers, -1); }
+
+bool CommandBuffer::finished() const {
+  std::lock_guard<std::mutex> lock(mu);
+  return status == Status::Completed || status == Status::Failed;
+}
+
+std::string CommandBuffer::display_name() const {
+  return label.empty() ? "#" + std::to_string(id) : "'" + label + "'";
+}
+
+void CommandBuffer::wait_or_throw(std::chrono::nanoseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu);
+  const bool done = cv.wait_for(lock, timeout, [&] {
+    return status == Status::Completed || status == Status::Failed;
+  });
+  if (!done)
+    raise(ErrorCode::Timeout,
+          "command buffer " + display_name() + " did not complete within " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+              " ms");
+  if (status == Status::Failed) throw Error(error_code, error);
+}
+
+void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
+                             const CommandBufferTimes* times) {
+  // Memory goes back to the pool before anyone can observe completion.
+  std::vector<std::shared_ptr<Allocation>> retained;
+  retained.swap(cb.retained);
+  retained.clear();
+  for (auto& t : cb.tracked) t->inflight.fetch_sub(1);
+  cb.tracked.clear();
+
+  std::string message;
+  if (error) {
+    message = error->what();
+    for (auto& s : cb.signals) s.fence->poison(s.value, message);
+  } else {
+    for (auto& s : cb.signals) s.fence->signal(s.value);
+  }
+  {
+    std::lock_guard<std::mutex> lock(cb.mu);
+    if (times) cb.times = *times;
+    if (error) {
+      cb.status = CommandBuffer::Status::Failed;
+      cb.error_code = error->code();
+      // Error's what() already carries the code name; keep the message without repeating it.
+      const std::string prefix = std::string(error_code_name(error->code())) + ": ";
+      cb.error = message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+    } else {
+      cb.status = CommandBuffer::Status::Completed;
+    }
+  }
+  cb.cv.notify_all();
+}
+
+}  // namespace stagefence

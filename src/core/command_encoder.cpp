@@ -1,0 +1,290 @@
+#include "stagefence/command_encoder.hpp"
+
+#include <string>
+
+#include "core/command_buffer.hpp"
+#include "core/counters_internal.hpp"
+#include "core/device_core.hpp"
+#include "core/hazard_tracker.hpp"
+#include "stagefence/env.hpp"
+#include "stagefence/error.hpp"
+
+namespace stagefence {
+
+struct CommandEncoder::State {
+  HazardTracker tracker;
+  std::vector<uint32_t> deps;
+  bool force_serial = false;
+  bool hazard_tracking = true;
+  bool timestamps = false;
+  // Capture: dispatches go into `graph`, ordered by their own tracker.
+  bool capturing = false;
+  CaptureGraph graph;
+  HazardTracker capture_tracker;
+  uint32_t captured = 0;
+};
+
+CommandEncoder::CommandEncoder(std::shared_ptr<DeviceCore> device, std::shared_ptr<QueueState> queue)
+    : dev_(std::move(device)), queue_(std::move(queue)), st_(std::make_unique<State>()) {
+  open_buffer();
+}
+
+CommandEncoder::CommandEncoder(CommandEncoder&&) noexcept = default;
+CommandEncoder& CommandEncoder::operator=(CommandEncoder&&) noexcept = default;
+CommandEncoder::~CommandEncoder() = default;
+
+void CommandEncoder::open_buffer() {
+  cb_ = std::make_shared<CommandBuffer>();
+  cb_->queue = queue_.get();
+  cb_->timestamps = st_->timestamps || env::timestamps();
+  cb_->profile_dispatches = env::profile_dispatches();
+  st_->force_serial = env::force_serial();
+  st_->hazard_tracking = env::hazard_tracking();
+  st_->tracker.reset();
+  detail::bump(detail::counters().command_buffers);
+}
+
+void CommandEncoder::ensure_not_finished(const char* what) const {
+  if (cb_->status != CommandBuffer::Status::Recording)
+    raise(ErrorCode::State, std::string(what) + " on command buffer " + cb_->display_name() +
+                                " after it was committed; call reset() for a new buffer");
+}
+
+void CommandEncoder::dispatch(KernelId kernel, std::initializer_list<Binding> bindings,
+                              std::initializer_list<Scalar> scalars, std::optional<Launch> launch) {
+  dispatch(kernel, bindings.begin(), bindings.size(), scalars.begin(), scalars.size(), launch);
+}
+
+void CommandEncoder::dispatch(std::string_view kernel, std::initializer_list<Binding> bindings,
+                              std::initializer_list<Scalar> scalars, std::optional<Launch> launch) {
+  dispatch(KernelRegistry::global().id(kernel), bindings.begin(), bindings.size(), scalars.begin(),
+           scalars.size(), launch);
+}
+
+void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t nb,
+                              const Scalar* scalars, size_t ns, const std::optional<Launch>& launch) {
+  State& st = *st_;
+  if (!st.capturing) ensure_not_finished("dispatch");
+  const KernelDef& def = KernelRegistry::global().def(kernel);
+  const auto where = [&] { return "dispatch of '" + def.name + "'"; };
+  if (nb > static_cast<size_t>(kMaxBindings))
+    raise(ErrorCode::InvalidArgument, where() + ": " + std::to_string(nb) + " bindings, at most " +
+                                          std::to_string(kMaxBindings));
+  if (ns > static_cast<size_t>(kMaxScalars))
+    raise(ErrorCode::InvalidArgument, where() + ": " + std::to_string(ns) + " scalars, at most " +
+                                          std::to_string(kMaxScalars));
+
+  KernelArgs args{};
+  RangeAccess acc[kMaxBindings];
+  for (size_t i = 0; i < nb; ++i) {
+    const Binding& b = bindings[i];
+    if (!b.buffer.valid())
+      raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) + " is an empty Buffer");
+    const Allocation& a = *b.buffer.allocation();
+    if (a.pool != dev_->pool)
+      raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) +
+                                            " belongs to another device");
+    const uint64_t view = b.buffer.size();
+    const uint64_t len = b.length == kWholeRange ? (b.offset <= view ? view - b.offset : 0) : b.length;
+    if (b.offset > view || len > view - b.offset)
+      raise(ErrorCode::OutOfRange, where() + ": binding " + std::to_string(i) + " range [" +
+                                       std::to_string(b.offset) + ", " + std::to_string(b.offset + len) +
+                                       ") lies outside its " + std::to_string(view) + "-byte buffer");
+    const uint64_t begin = b.buffer.offset() + b.offset;
+    args.ptr[i] = static_cast<char*>(a.ptr) + begin;
+    args.len[i] = len;
+    acc[i] = {a.id, begin, begin + len, b.access};
+  }
+  for (size_t i = 0; i < ns; ++i) args.s[i] = scalars[i].word;
+  args.num_bindings = static_cast<uint32_t>(nb);
+  args.num_scalars = static_cast<uint32_t>(ns);
+
+  if (st.capturing) {
+    CaptureNode node;
+    node.kind = CaptureNode::Kind::Dispatch;
+    node.dispatch.kernel = kernel;
+    node.dispatch.launch = launch;
+    node.dispatch.scalars.assign(args.s, args.s + ns);
+    node.dispatch.bindings.assign(bindings, bindings + nb);
+    if (st.force_serial) {
+      if (st.captured > 0) node.dispatch.deps.push_back(st.captured - 1);
+    } else {
+      st.capture_tracker.add(st.captured, acc, st.hazard_tracking ? nb : 0, node.dispatch.deps);
+    }
+    ++st.captured;
+    st.graph.mutable_nodes().push_back(std::move(node));
+    return;
+  }
+
+  // Resolve the launch for this device's backend.
+  Launch resolved;
+  if (dev_->kind() == BackendKind::Cpu) {
+    if (!def.cpu) raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
+    resolved = launch ? *launch : (def.cpu_launch ? def.cpu_launch(args) : Launch{});
+  } else {
+    if (!def.cuda && !def.cuda_enqueue)
+      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CUDA implementation");
+    if (launch) resolved = *launch;
+    else if (def.cuda_launch) resolved = def.cuda_launch(args);
+  }
+  if (resolved.grid.count() == 0)
+    raise(ErrorCode::InvalidArgument, where() + ": empty launch grid");
+
+  CommandBuffer& cb = *cb_;
+  const auto index = static_cast<uint32_t>(cb.dispatches.size());
+  auto& deps = st.deps;
+  size_t ordered_by_barrier = 0;
+  if (st.force_serial) {
+    deps.clear();
+    if (index > 0) deps.push_back(index - 1);
+    ordered_by_barrier = deps.size();
+  } else {
+    st.tracker.add(index, acc, st.hazard_tracking ? nb : 0, deps);
+    ordered_by_barrier = st.tracker.barrier_dep_count();
+  }
+
+  if (!dev_->unretained) {
+    for (size_t i = 0; i < nb; ++i) {
+      const auto& a = bindings[i].buffer.allocation();
+      if (a->last_cb.exchange(cb.id, std::memory_order_relaxed) != cb.id) cb.retained.push_back(a);
+    }
+  } else {
+    for (size_t i = 0; i < nb; ++i) {
+      const auto& a = bindings[i].buffer.allocation();
+      if (a->tracker && a->last_cb.exchange(cb.id, std::memory_order_relaxed) != cb.id)
+        cb.tracked.push_back(a->tracker);
+    }
+  }
+
+  DispatchRecord rec;
+  rec.kernel = kernel;
+  rec.def = &def;
+  rec.launch = resolved;
+  rec.args = args;
+  rec.dep_begin = static_cast<uint32_t>(cb.deps.size());
+  rec.dep_count = static_cast<uint32_t>(deps.size());
+  cb.deps.insert(cb.deps.end(), deps.begin(), deps.end());
+  cb.dispatches.push_back(rec);
+
+  auto& c = detail::counters();
+  detail::bump(c.dispatches);
+  if (!deps.empty()) detail::bump(c.dependencies, deps.size());
+  if (deps.empty() && index > 0) detail::bump(c.concurrent_dispatches);
+  if (deps.size() > ordered_by_barrier) detail::bump(c.barriers_auto);
+}
+
+void CommandEncoder::barrier() {
+  State& st = *st_;
+  if (st.capturing) {
+    if (st.capture_tracker.barrier()) {
+      CaptureNode node;
+      node.kind = CaptureNode::Kind::Barrier;
+      st.graph.mutable_nodes().push_back(std::move(node));
+    }
+    return;
+  }
+  ensure_not_finished("barrier");
+  if (st.tracker.barrier()) detail::bump(detail::counters().barriers_explicit);
+}
+
+void CommandEncoder::set_label(std::string_view label) { cb_->label = std::string(label); }
+const std::string& CommandEncoder::label() const { return cb_->label; }
+
+void CommandEncoder::wait_for(const Fence& fence, uint64_t value) {
+  ensure_not_finished("wait_for");
+  if (!fence.valid()) raise(ErrorCode::InvalidArgument, "wait_for: empty Fence");
+  cb_->waits.push_back({fence.state(), value});
+  detail::bump(detail::counters().waits_encoded);
+}
+
+void CommandEncoder::signal(const Fence& fence, uint64_t value) {
+  ensure_not_finished("signal");
+  if (!fence.valid()) raise(ErrorCode::InvalidArgument, "signal: empty Fence");
+  cb_->signals.push_back({fence.state(), value});
+  detail::bump(detail::counters().fences_signalled);
+}
+
+void CommandEncoder::commit() {
+  if (cb_->status != CommandBuffer::Status::Recording) return;
+  if (st_->capturing)
+    raise(ErrorCode::State, "commit of " + cb_->display_name() + " while capturing; end_capture() first");
+  if (dev_->backend->lost())
+    raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
+                                     dev_->backend->lost_reason() + "; reopen the device");
+  dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
+  for (auto& t : cb_->tracked) t->inflight.fetch_add(1);
+  cb_->committed_at = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(cb_->mu);
+    cb_->status = CommandBuffer::Status::Committed;
+  }
+  detail::bump(detail::counters().commits);
+  queue_->impl->submit(cb_);
+}
+
+void CommandEncoder::commit_and_wait(std::chrono::nanoseconds timeout) {
+  commit();
+  detail::bump(detail::counters().syncs);
+  cb_->wait_or_throw(timeout);
+}
+
+void CommandEncoder::wait(std::chrono::nanoseconds timeout) {
+  if (cb_->status == CommandBuffer::Status::Recording)
+    raise(ErrorCode::State, "wait on command buffer " + cb_->display_name() + " that was never committed");
+  detail::bump(detail::counters().syncs);
+  cb_->wait_or_throw(timeout);
+}
+
+bool CommandEncoder::is_committed() const { return cb_->status != CommandBuffer::Status::Recording; }
+bool CommandEncoder::is_completed() const { return cb_->finished(); }
+bool CommandEncoder::has_dispatches() const { return !cb_->dispatches.empty(); }
+uint64_t CommandEncoder::dispatch_count() const { return cb_->dispatches.size(); }
+uint64_t CommandEncoder::dependency_count() const { return cb_->deps.size(); }
+
+void CommandEncoder::reset() {
+  if (st_->capturing) raise(ErrorCode::State, "reset while capturing; end_capture() first");
+  open_buffer();
+}
+
+void CommandEncoder::begin_capture() {
+  if (st_->capturing) raise(ErrorCode::State, "begin_capture: already capturing");
+  st_->capturing = true;
+  st_->graph = CaptureGraph();
+  st_->capture_tracker.reset();
+  st_->captured = 0;
+}
+
+CaptureGraph CommandEncoder::end_capture() {
+  if (!st_->capturing) raise(ErrorCode::State, "end_capture without begin_capture");
+  st_->capturing = false;
+  st_->capture_tracker.reset();
+  return std::move(st_->graph);
+}
+
+bool CommandEncoder::is_capturing() const { return st_->capturing; }
+
+void CommandEncoder::replay(const CaptureGraph& graph) {
+  for (const CaptureNode& node : graph.nodes()) {
+    if (node.kind == CaptureNode::Kind::Barrier) {
+      barrier();
+      continue;
+    }
+    const CapturedDispatch& d = node.dispatch;
+    Scalar scalars[kMaxScalars];
+    for (size_t i = 0; i < d.scalars.size() && i < static_cast<size_t>(kMaxScalars); ++i)
+      scalars[i].word = d.scalars[i];
+    dispatch(d.kernel, d.bindings.data(), d.bindings.size(), scalars, d.scalars.size(), d.launch);
+  }
+}
+
+void CommandEncoder::enable_timestamps(bool on) {
+  st_->timestamps = on;
+  if (cb_->status == CommandBuffer::Status::Recording) cb_->timestamps = on || env::timestamps();
+}
+
+CommandBufferTimes CommandEncoder::times() const {
+  std::lock_guard<std::mutex> lock(cb_->mu);
+  return cb_->times;
+}
+
+}  // namespace stagefence

@@ -1,0 +1,145 @@
+#include "stagefence/device.hpp"
+
+#include <atomic>
+
+#include "core/builtin_kernels.hpp"
+#include "core/command_buffer.hpp"
+#include "core/device_core.hpp"
+#include "core/fence_state.hpp"
+#include "stagefence/env.hpp"
+#include "stagefence/error.hpp"
+
+namespace stagefence {
+
+namespace {
+std::atomic<uint64_t> g_next_queue_id{1};
+}
+
+QueueState::QueueState(std::shared_ptr<Backend> b, std::string n)
+    : id(g_next_queue_id.fetch_add(1)), name(std::move(n)), backend(std::move(b)) {
+  impl = backend->create_queue(name);
+}
+
+QueueState::~QueueState() { impl.reset(); }
+
+std::shared_ptr<QueueState> DeviceCore::make_queue(const std::string& name) {
+  auto q = std::make_shared<QueueState>(backend, name);
+  std::lock_guard<std::mutex> lock(queues_mu);
+  std::erase_if(queues, [](const std::weak_ptr<QueueState>& w) { return w.expired(); });
+  queues.push_back(q);
+  return q;
+}
+
+const std::string& Queue::name() const { return state_->name; }
+uint64_t Queue::id() const { return state_->id; }
+void Queue::drain() const { state_->impl->drain(); }
+
+static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std::string* reason) {
+  std::optional<BackendKind> wanted = options.backend;
+  if (!wanted) {
+    const std::string b = env::backend();
+    if (b == "cpu") wanted = BackendKind::Cpu;
+    else if (b == "cuda") wanted = BackendKind::Cuda;
+    else if (b != "auto")
+      raise(ErrorCode::InvalidArgument, "STAGEFENCE_BACKEND='" + b + "': expected auto, cpu or cuda");
+    if (wanted) *reason = "STAGEFENCE_BACKEND=" + b;
+  } else {
+    *reason = std::string("requested ") + backend_name(*wanted);
+  }
+  if (wanted == BackendKind::Cpu) return make_cpu_backend();
+#ifdef STAGEFENCE_WITH_CUDA
+  std::string why_not;
+  auto cuda = make_cuda_backend(options.cuda_ordinal, &why_not);
+  if (cuda) {
+    if (!wanted) *reason = "auto: a CUDA GPU is present";
+    return cuda;
+  }
+  if (wanted == BackendKind::Cuda) raise(ErrorCode::Unsupported, "CUDA backend unavailable: " + why_not);
+  *reason = "auto: no usable CUDA GPU (" + why_not + ")";
+#else
+  if (wanted == BackendKind::Cuda)
+    raise(ErrorCode::Unsupported, "this build of stagefence has no CUDA backend");
+  *reason = "auto: built without the CUDA backend";
+#endif
+  return make_cpu_backend();
+}
+
+Device Device::open(DeviceOptions options) {
+  register_builtin_kernels();
+  std::string reason;
+  auto core = std::make_shared<DeviceCore>();
+  core->backend = choose_backend(options, &reason);
+  core->backend->info().backend_reason = reason;
+  core->pool = std::make_shared<BufferPool>(core->backend);
+  core->residency = std::make_shared<ResidencyState>(!env::no_residency(), core->backend.get());
+  core->unretained = env::unretained_refs();
+  core->default_queue = core->make_queue("default");
+  return Device(std::move(core));
+}
+
+Device::Device(std::shared_ptr<DeviceCore> core)
+    : core_(std::move(core)), default_queue_(std::make_shared<Queue>(core_->default_queue)) {}
+
+BackendKind Device::backend() const { return core_->kind(); }
+const DeviceInfo& Device::info() const { return core_->backend->info(); }
+
+Buffer Device::alloc(uint64_t bytes) {
+  if (bytes == 0) raise(ErrorCode::InvalidArgument, "alloc of zero bytes");
+  if (core_->backend->lost())
+    raise(ErrorCode::DeviceLost, "alloc on a lost device: " + core_->backend->lost_reason());
+  auto a = std::make_shared<Allocation>(core_->pool, core_->residency, bytes);
+#ifndef NDEBUG
+  if (core_->unretained) a->tracker = std::make_shared<InflightTracker>();
+#endif
+  core_->residency->stage_add(a->id, a->capacity, a->ptr);
+  return Buffer(std::move(a), 0, bytes, DType::U8, {});
+}
+
+Buffer Device::alloc(DType dtype, std::vector<int64_t> shape) {
+  uint64_t elems = 1;
+  for (int64_t d : shape) {
+    if (d <= 0) raise(ErrorCode::InvalidArgument, "alloc: shape dimensions must be positive");
+    elems *= static_cast<uint64_t>(d);
+  }
+  return alloc(dtype_bytes(dtype, elems)).as(dtype, std::move(shape));
+}
+
+CommandEncoder Device::command_encoder() { return CommandEncoder(core_, core_->default_queue); }
+CommandEncoder Device::command_encoder(const Queue& queue) { return CommandEncoder(core_, queue.state()); }
+
+std::optional<EncoderSession> Device::encoder_session() {
+  if (!env::encoder_session_enabled()) return std::nullopt;
+  return EncoderSession(command_encoder(), core_);
+}
+
+std::optional<EncoderSession> Device::encoder_session(const Queue& queue) {
+  if (!env::encoder_session_enabled()) return std::nullopt;
+  return EncoderSession(command_encoder(queue), core_);
+}
+
+const Queue& Device::default_queue() const { return *default_queue_; }
+Queue Device::new_queue(const std::string& name) { return Queue(core_->make_queue(name)); }
+
+Fence Device::new_fence(const std::string& name) {
+  auto state = std::make_shared<FenceState>(name);
+  state->backend = core_->backend->create_fence(*state);
+  return Fence(std::move(state));
+}
+
+ResidencySet Device::residency() const { return ResidencySet(core_->residency); }
+
+void Device::synchronize() const {
+  std::vector<std::shared_ptr<QueueState>> live;
+  {
+    std::lock_guard<std::mutex> lock(core_->queues_mu);
+    for (auto& w : core_->queues)
+      if (auto q = w.lock()) live.push_back(std::move(q));
+  }
+  for (auto& q : live) q->impl->drain();
+}
+
+void Device::trim_pool() const { core_->pool->trim(); }
+bool Device::lost() const { return core_->backend->lost(); }
+std::string Device::lost_reason() const { return core_->backend->lost_reason(); }
+
+}  // namespace stagefence

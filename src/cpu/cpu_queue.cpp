@@ -1,0 +1,208 @@
+#include "cpu/cpu_queue.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/command_buffer.hpp"
+
+namespace stagefence::cpu {
+
+using Clock = std::chrono::steady_clock;
+
+CpuQueue::CpuQueue(std::shared_ptr<WorkerPool> workers, std::string name)
+    : workers_(std::move(workers)), name_(std::move(name)), thread_([this] { run(); }) {}
+
+CpuQueue::~CpuQueue() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cancel_waits_ = true;
+  cv_.notify_all();
+  thread_.join();
+}
+
+void CpuQueue::submit(std::shared_ptr<CommandBuffer> cb) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fifo_.push_back(std::move(cb));
+  }
+  cv_.notify_all();
+}
+
+void CpuQueue::drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return fifo_.empty() && !busy_; });
+}
+
+void CpuQueue::run() {
+  for (;;) {
+    std::shared_ptr<CommandBuffer> cb;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !fifo_.empty(); });
+      if (fifo_.empty()) return;
+      cb = std::move(fifo_.front());
+      fifo_.pop_front();
+      busy_ = true;
+    }
+    execute(*cb);
+    cb.reset();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_ = false;
+    }
+    cv_.notify_all();
+  }
+}
+
+namespace {
+
+double micros(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+// Shared by the queue thread and the workers while one buffer's dispatch graph runs.
+struct GraphRun {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<uint32_t> indegree;
+  std::vector<std::vector<uint32_t>> dependents;
+  std::vector<uint32_t> chunks_left;
+  std::vector<uint32_t> ready;
+  std::vector<DispatchTime> times;
+  size_t done = 0;
+  size_t inflight = 0;
+  bool failed = false;
+  std::string error;
+};
+
+struct Chunk {
+  uint32_t dispatch;
+  uint64_t begin, end;
+};
+
+}  // namespace
+
+void CpuQueue::execute(CommandBuffer& cb) {
+  for (const FenceOp& w : cb.waits) {
+    const auto r = w.fence->wait(w.value, std::chrono::hours(24 * 365), &cancel_waits_);
+    if (r == FenceState::WaitResult::Reached) continue;
+    if (r == FenceState::WaitResult::Poisoned) {
+      complete_command_buffer(cb, Error(ErrorCode::FencePoisoned,
+                                        "command buffer " + cb.display_name() + " did not run: " +
+                                            w.fence->poison_error_for(w.value)));
+    } else {
+      complete_command_buffer(
+          cb, Error(ErrorCode::State, "queue '" + name_ + "' shut down while command buffer " +
+                                          cb.display_name() + " waited for fence '" + w.fence->name +
+                                          "' value " + std::to_string(w.value)));
+    }
+    return;
+  }
+
+  const auto start = Clock::now();
+  const size_t n = cb.dispatches.size();
+  GraphRun run;
+  run.indegree.resize(n);
+  run.dependents.resize(n);
+  run.chunks_left.resize(n);
+  if (cb.profile_dispatches) run.times.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const DispatchRecord& d = cb.dispatches[i];
+    run.indegree[i] = d.dep_count;
+    for (uint32_t k = 0; k < d.dep_count; ++k) run.dependents[cb.deps[d.dep_begin + k]].push_back(i);
+    if (d.dep_count == 0) run.ready.push_back(i);
+  }
+
+  // Runs one chunk and records its completion; called on a worker or inline on this thread.
+  auto run_chunk = [&cb, &run, start](const Chunk& c) {
+    const DispatchRecord& d = cb.dispatches[c.dispatch];
+    if (cb.profile_dispatches) {
+      const double t = micros(start, Clock::now());
+      std::lock_guard<std::mutex> lock(run.mu);
+      auto& dt = run.times[c.dispatch];
+      if (dt.start_us == 0 || t < dt.start_us) dt.start_us = t;
+    }
+    std::string error;
+    try {
+      d.def->cpu(d.args, d.launch, c.begin, c.end);
+    } catch (const std::exception& e) {
+      error = e.what();
+    } catch (...) {
+      error = "unknown exception";
+    }
+    const double t_end = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
+    std::lock_guard<std::mutex> lock(run.mu);
+    --run.inflight;
+    if (!error.empty() && !run.failed) {
+      run.failed = true;
+      run.error = "command buffer " + cb.display_name() + ": kernel '" + d.def->name +
+                  "' (dispatch " + std::to_string(c.dispatch) + ") failed: " + error;
+    }
+    if (cb.profile_dispatches) {
+      run.times[c.dispatch].kernel = d.kernel;
+      run.times[c.dispatch].end_us = std::max(run.times[c.dispatch].end_us, t_end);
+    }
+    if (--run.chunks_left[c.dispatch] == 0) {
+      ++run.done;
+      for (uint32_t next : run.dependents[c.dispatch])
+        if (--run.indegree[next] == 0) run.ready.push_back(next);
+    }
+    run.cv.notify_all();  // under the lock: the queue thread may free `run` once it sees done
+  };
+
+  const uint64_t workers = static_cast<uint64_t>(workers_->size());
+  std::vector<Chunk> batch;
+  std::unique_lock<std::mutex> lock(run.mu);
+  while (run.done < n) {
+    if (run.failed) {
+      if (run.inflight == 0) break;
+      run.cv.wait(lock);
+      continue;
+    }
+    if (run.ready.empty()) {
+      run.cv.wait(lock);
+      continue;
+    }
+    batch.clear();
+    for (uint32_t i : run.ready) {
+      const uint64_t blocks = cb.dispatches[i].launch.grid.count();
+      const uint64_t parts = std::min(blocks, workers);
+      run.chunks_left[i] = static_cast<uint32_t>(parts);
+      for (uint64_t p = 0; p < parts; ++p) batch.push_back({i, blocks * p / parts, blocks * (p + 1) / parts});
+    }
+    run.ready.clear();
+    run.inflight += batch.size();
+    lock.unlock();
+    // Hand all but the last chunk to the workers and run the last one here.
+    for (size_t k = 0; k + 1 < batch.size(); ++k) {
+      Chunk c = batch[k];
+      workers_->submit([&run_chunk, c] { run_chunk(c); });
+    }
+    run_chunk(batch.back());
+    lock.lock();
+  }
+  const bool failed = run.failed;
+  const std::string error = run.error;
+  std::vector<DispatchTime> times = std::move(run.times);
+  lock.unlock();
+
+  const auto end = Clock::now();
+  if (failed) {
+    complete_command_buffer(cb, Error(ErrorCode::KernelFault, error));
+    return;
+  }
+  CommandBufferTimes t;
+  if (cb.timestamps || cb.profile_dispatches) {
+    t.valid = true;
+    t.gpu_us = micros(start, end);
+    t.submit_to_done_us = micros(cb.committed_at, end);
+    t.dispatches = std::move(times);
+  }
+  complete_command_buffer(cb, std::nullopt, &t);
+}
+
+}  // namespace stagefence::cpu
