@@ -26,6 +26,12 @@ class QueueImpl {
 class BackendFence {
  public:
   virtual ~BackendFence() = default;
+  // The host learned that `value` is signalled (host signal or a producer's completion):
+  // release device-side waiters of values <= value.
+  virtual void host_signal(uint64_t value) = 0;
+  // The producer of `value` failed: release device-side waiters so nothing hangs (they are
+  // reported as failed through the host-side poison).
+  virtual void poisoned(uint64_t value) = 0;
 };
 
 class Backend {

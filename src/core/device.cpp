@@ -120,11 +120,13 @@ std::optional<EncoderSession> Device::encoder_session(const Queue& queue) {
 const Queue& Device::default_queue() const { return *default_queue_; }
 Queue Device::new_queue(const std::string& name) { return Queue(core_->make_queue(name)); }
 
-Fence Device::new_fence(const std::string& name) {
+std::shared_ptr<FenceState> DeviceCore::make_fence(const std::string& name) {
   auto state = std::make_shared<FenceState>(name);
-  state->backend = core_->backend->create_fence(*state);
-  return Fence(std::move(state));
+  state->backend = backend->create_fence(*state);
+  return state;
 }
+
+Fence Device::new_fence(const std::string& name) { return Fence(core_->make_fence(name)); }
 
 ResidencySet Device::residency() const { return ResidencySet(core_->residency); }
 

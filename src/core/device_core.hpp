@@ -8,6 +8,7 @@
 
 #include "core/allocation.hpp"
 #include "core/backend.hpp"
+#include "core/fence_state.hpp"
 #include "core/residency_state.hpp"
 
 namespace stagefence {
@@ -32,6 +33,7 @@ struct DeviceCore {
 
   BackendKind kind() const { return backend->kind(); }
   std::shared_ptr<QueueState> make_queue(const std::string& name);
+  std::shared_ptr<FenceState> make_fence(const std::string& name);
 };
 
 }  // namespace stagefence

@@ -60,7 +60,7 @@ void EncoderSession::fence_stage(std::optional<std::string_view> label) {
   if (drained_) return;
   if (label) label_ = std::string(*label);
   apply_label();
-  if (!fence_.valid()) fence_ = Fence(std::make_shared<FenceState>("session"));
+  if (!fence_.valid()) fence_ = Fence(dev_->make_fence("session"));
   enc_.signal(fence_, fence_value_ + 1);
   try {
     enc_.commit();

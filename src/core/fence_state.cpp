@@ -22,6 +22,7 @@ void FenceState::signal(uint64_t v) {
     std::lock_guard<std::mutex> lock(mu_);
     value_ = std::max(value_, v);
   }
+  if (backend) backend->host_signal(v);
   cv_.notify_all();
 }
 
@@ -34,6 +35,7 @@ void FenceState::poison(uint64_t v, const std::string& producer_error) {
       poison_msg_ = producer_error;
     }
   }
+  if (backend) backend->poisoned(v);
   cv_.notify_all();
 }
 
