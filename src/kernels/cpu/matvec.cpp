@@ -1,0 +1,57 @@
+// "matvec.<wt>": y[r] = W[r,:]·x (+ bias[r]) (+ y[r]); one row's dot product is computed whole
+// by one block, so its value never depends on the launch.
+#include <string>
+
+#include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/cpu/kernel_util.hpp"
+#include "kernels/dequant.hpp"
+#include "kernels/kernel_spec.hpp"
+
+namespace stagefence::kernels::cpu {
+namespace {
+
+template <DType kType>
+void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
+            uint64_t block_end) {
+  constexpr const char* kName = "matvec";
+  require_scalar_count(args, 3, kName);
+  const int64_t rows = require_scalar(args, 0, 0, kMaxExtent, kName, "rows");
+  const int64_t cols = require_scalar(args, 1, 1, kMaxExtent, kName, "cols");
+  const uint32_t flags = args.u32(2);
+  const bool has_bias = flags & kMatFlagBias;
+  const bool accumulate = flags & kMatFlagAccumulate;
+  const uint64_t row_bytes = dtype_bytes(kType, uint64_t(cols));
+  require_binding(args, 0, row_bytes * uint64_t(rows), kName, "W");
+  require_binding(args, 1, uint64_t(cols) * 4, kName, "x");
+  require_binding(args, 2, uint64_t(rows) * 4, kName, "y");
+  if (has_bias) require_binding(args, 3, uint64_t(rows) * 4, kName, "bias");
+
+  const uint8_t* w = args.p<const uint8_t>(0);
+  const float* x = args.p<const float>(1);
+  float* y = args.p<float>(2);
+  const float* bias = has_bias ? args.p<const float>(3) : nullptr;
+  const DotFn dot_row = row_codec(kType).dot;
+  const ItemRange range = items_of_blocks(rows, launch, block_begin, block_end);
+  for (int64_t r = range.begin; r < range.end; ++r) {
+    float acc = dot_row(w + uint64_t(r) * row_bytes, x, cols);
+    if (has_bias) acc += bias[r];
+    if (accumulate) acc += y[r];
+    y[r] = acc;
+  }
+}
+
+// At least 16 rows per block and at most ~256 blocks.
+Launch matvec_launch(const KernelArgs& args) {
+  const int64_t rows = args.i64(0);
+  return grid_for(rows, std::max<int64_t>(16, (rows + 255) / 256));
+}
+
+}  // namespace
+
+void append_matvec_kernels(std::vector<CpuKernel>& out) {
+  for_each_weight_type([&]<DType kType>() {
+    out.push_back({"matvec." + std::string(dtype_name(kType)), matvec<kType>, matvec_launch});
+  });
+}
+
+}  // namespace stagefence::kernels::cpu

@@ -1,0 +1,223 @@
+// "matmul.<wt>" (prefill): Y[t, r] = sum_c W[r, c]·X[t, c] (+ bias) (+ Y_old).
+// f32/f16/bf16 go through cuBLAS as enqueue functions: f32 directly (SGEMM, full f32), f16/bf16
+// after converting X to the weight's 16-bit type in a scratch buffer (cuBLAS needs matching A/B
+// types), accumulating in f32. Block-quantised types use a tiled kernel that decodes weight tiles
+// into shared memory.
+#include <cublas_v2.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "kernels/cuda/weight_types.cuh"
+#include "stagefence/error.hpp"
+
+namespace stagefence::kernels::cuda {
+namespace {
+
+// ---- tiled kernel for block-quantised weights ----
+constexpr int kTileRows = 64, kTileTokens = 32, kTileK = 32;
+
+template <typename W>
+__global__ void __launch_bounds__(256) matmul_tiled_kernel(KernelArgs a) {
+  const uint8_t* w = a.p<const uint8_t>(0);
+  const float* x = a.p<const float>(1);
+  float* y = a.p<float>(2);
+  const float* bias = a.p<const float>(3);
+  const int64_t rows = a.i64(0), cols = a.i64(1), T = a.i64(3);
+  const uint32_t flags = a.u32(2);
+  const int64_t row_bytes = cols / W::kBlockElems * W::kBlockBytes;
+  const int64_t r0 = int64_t(blockIdx.x) * kTileRows, t0 = int64_t(blockIdx.y) * kTileTokens;
+  __shared__ float ws[kTileK][kTileRows + 1];
+  __shared__ float xs[kTileK][kTileTokens + 1];
+  const int tid = threadIdx.x;
+  const int my_row = tid % kTileRows, my_tok0 = (tid / kTileRows) * 8;
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t k0 = 0; k0 < cols; k0 += kTileK) {
+    for (int i = tid; i < kTileRows * kTileK; i += 256) {
+      const int rr = i / kTileK, kk = i % kTileK;
+      const int64_t r = r0 + rr, c = k0 + kk;
+      ws[kk][rr] = (r < rows && c < cols) ? W::element(w + r * row_bytes, int(c)) : 0.0f;
+    }
+    for (int i = tid; i < kTileTokens * kTileK; i += 256) {
+      const int tt = i / kTileK, kk = i % kTileK;
+      const int64_t t = t0 + tt, c = k0 + kk;
+      xs[kk][tt] = (t < T && c < cols) ? x[t * cols + c] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int kk = 0; kk < kTileK; ++kk) {
+      const float wv = ws[kk][my_row];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[j] += wv * xs[kk][my_tok0 + j];
+    }
+    __syncthreads();
+  }
+  const int64_t r = r0 + my_row;
+  if (r >= rows) return;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const int64_t t = t0 + my_tok0 + j;
+    if (t >= T) continue;
+    float v = acc[j];
+    if (flags & kMatFlagBias) v += bias[r];
+    if (flags & kMatFlagAccumulate) v += y[t * rows + r];
+    y[t * rows + r] = v;
+  }
+}
+
+Launch matmul_tiled_launch(const KernelArgs& a) {
+  Launch l;
+  l.grid = {ceil_div_u32(a.i64(0), kTileRows), ceil_div_u32(a.i64(3), kTileTokens), 1};
+  l.block = {256, 1, 1};
+  return l;
+}
+
+// ---- cuBLAS path ----
+__global__ void to_half_kernel(const float* x, uint16_t* out, int64_t n, bool bf16) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    out[i] = bf16 ? quant::float_to_bf16(x[i]) : quant::float_to_half(x[i]);
+  }
+}
+
+__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    y[i] += bias[i % rows];
+  }
+}
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    raise(ErrorCode::KernelFault, std::string("matmul: ") + what + ": " + cudaGetErrorString(e));
+  }
+}
+void check_cublas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    raise(ErrorCode::KernelFault,
+          std::string("matmul: ") + what + ": cuBLAS status " + std::to_string(int(s)));
+  }
+}
+
+// Runs f with this thread's stream-capture mode relaxed, so allocations made while a caller
+// captures a graph are legal (they are not stream work and outlive the graph).
+template <typename F>
+void relaxed(F&& f) {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
+  f();
+  check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
+}
+
+// One cuBLAS handle, workspace and conversion scratch per (thread, device). A scratch buffer
+// that was outgrown is kept (a captured graph may still use it) until the thread ends.
+class CublasContext {
+ public:
+  static constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+
+  static CublasContext& current() {
+    int dev = 0;
+    check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
+    thread_local std::unordered_map<int, CublasContext> per_device;
+    CublasContext& c = per_device[dev];
+    if (c.handle_ == nullptr) c.init();
+    return c;
+  }
+
+  CublasContext() = default;
+  CublasContext(const CublasContext&) = delete;
+  CublasContext& operator=(const CublasContext&) = delete;
+  ~CublasContext() {
+    if (handle_ != nullptr) cublasDestroy(handle_);
+    cudaFree(workspace_);
+    cudaFree(scratch_);
+    for (void* p : retired_) cudaFree(p);
+  }
+
+  cublasHandle_t handle(cudaStream_t stream) {
+    check_cublas(cublasSetStream(handle_, stream), "cublasSetStream");
+    check_cublas(cublasSetWorkspace(handle_, workspace_, kWorkspaceBytes), "cublasSetWorkspace");
+    return handle_;
+  }
+
+  void* scratch(size_t bytes) {
+    if (bytes > scratch_bytes_) {
+      size_t grown = scratch_bytes_ * 2 > bytes ? scratch_bytes_ * 2 : bytes;
+      relaxed([&] {
+        if (scratch_ != nullptr) retired_.push_back(scratch_);
+        scratch_ = nullptr;
+        check_cuda(cudaMalloc(&scratch_, grown), "scratch allocation");
+      });
+      scratch_bytes_ = grown;
+    }
+    return scratch_;
+  }
+
+ private:
+  void init() {
+    relaxed([&] {
+      check_cublas(cublasCreate(&handle_), "cublasCreate");
+      check_cuda(cudaMalloc(&workspace_, kWorkspaceBytes), "workspace allocation");
+    });
+  }
+
+  cublasHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  void* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+  std::vector<void*> retired_;
+};
+
+template <typename W>
+void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
+  cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+  const int64_t rows = a.i64(0), cols = a.i64(1), T = a.i64(3);
+  const uint32_t flags = a.u32(2);
+  float* y = a.p<float>(2);
+  const float alpha = 1.0f, beta = (flags & kMatFlagAccumulate) ? 1.0f : 0.0f;
+  CublasContext& ctx = CublasContext::current();
+  cublasHandle_t h = ctx.handle(stream);
+  // Row-major Y[T, rows] is column-major [rows, T] = W^T(col-major [cols, rows])ᵀ · X.
+  if constexpr (W::kBlockBytes == 4) {
+    check_cublas(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check_cublas(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(T), int(cols), &alpha,
+                             a.p<const float>(0), int(cols), a.p<const float>(1), int(cols), &beta,
+                             y, int(rows)),
+                 "cublasSgemm");
+  } else {
+    constexpr bool kBf16 = W::kName[1] == 'f';
+    const cudaDataType_t type = kBf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const int64_t n = T * cols;
+    auto* xh = static_cast<uint16_t*>(ctx.scratch(size_t(n) * 2));
+    to_half_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
+                     stream>>>(a.p<const float>(1), xh, n, kBf16);
+    check_cuda(cudaGetLastError(), "X conversion launch");
+    check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(T), int(cols), &alpha,
+                              a.p<const void>(0), type, int(cols), xh, type, int(cols), &beta, y,
+                              CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx");
+  }
+  if (flags & kMatFlagBias) {
+    const int64_t n = T * rows;
+    add_bias_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
+                      stream>>>(y, a.p<const float>(3), rows, n);
+    check_cuda(cudaGetLastError(), "bias launch");
+  }
+}
+
+}  // namespace
+
+void append_matmul_kernels(std::vector<CudaKernelEntry>& t) {
+  for_each_weight_type([&](auto tag) {
+    using W = decltype(tag);
+    static const std::string name = std::string("matmul.") + W::kName;
+    if constexpr (W::kBlockElems == 1) {
+      t.push_back({name.c_str(), nullptr, nullptr, &matmul_cublas<W>});
+    } else {
+      t.push_back({name.c_str(), reinterpret_cast<const void*>(&matmul_tiled_kernel<W>),
+                   &matmul_tiled_launch});
+    }
+  });
+}
+
+}  // namespace stagefence::kernels::cuda
