@@ -1,0 +1,199 @@
+#include "model/llama/forward.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "stagefence/error.hpp"
+
+namespace stagefence::llama {
+
+namespace ops = kernels::ops;
+
+namespace {
+
+constexpr uint64_t kF32 = 4, kI32 = 4;
+constexpr int kDefaultContext = 2048;
+
+Buffer alloc_f32(Device& device, int64_t rows, int64_t cols) {
+  return device.alloc(DType::F32, {rows, cols});
+}
+
+}  // namespace
+
+LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options)
+    : model_(&model) {
+  const LlamaConfig& c = model.config;
+  c.validate();
+  const int capacity =
+      options.context > 0 ? options.context : std::min(c.context_length, kDefaultContext);
+  if (options.prefill_chunk < 1)
+    raise(ErrorCode::InvalidArgument,
+          "prefill_chunk = " + std::to_string(options.prefill_chunk) + " must be at least 1");
+  chunk_ = std::min(options.prefill_chunk, capacity);
+  decode_splits_ =
+      options.attention_splits > 0 ? options.attention_splits : std::clamp(capacity / 128, 1, 16);
+  cache_ = KvCache::allocate(device, c, capacity);
+
+  x_ = alloc_f32(device, chunk_, c.dim);
+  xn_ = alloc_f32(device, chunk_, c.dim);
+  q_ = alloc_f32(device, chunk_, c.q_dim());
+  k_ = alloc_f32(device, chunk_, c.kv_dim());
+  v_ = alloc_f32(device, chunk_, c.kv_dim());
+  attn_ = alloc_f32(device, chunk_, c.q_dim());
+  gate_ = alloc_f32(device, chunk_, c.ffn_dim);
+  up_ = alloc_f32(device, chunk_, c.ffn_dim);
+  // Prefill attends with one split per query; decode with decode_splits_ for one query.
+  partial_ =
+      device.alloc(std::max(ops::attention_partial_bytes(chunk_, c.heads, c.head_dim, 1),
+                            ops::attention_partial_bytes(1, c.heads, c.head_dim, decode_splits_)));
+  logits_ = device.alloc(DType::F32, {c.vocab});
+  token_ = device.alloc(DType::I32, {1});
+  history_ = device.alloc(DType::I32, {capacity});
+  position_ = device.alloc(DType::I32, {1});
+  state_ = device.alloc(DType::U8, {16});
+  prompt_ids_ = device.alloc(DType::I32, {capacity});
+  prompt_positions_ = device.alloc(DType::I32, {capacity});
+
+  rope_ = {c.head_dim, c.rope_dim, c.rope_theta, c.rope_mode, 1.0f};
+  attention_.heads = c.heads;
+  attention_.kv_heads = c.kv_heads;
+  attention_.head_dim = c.head_dim;
+  attention_.cap = capacity;
+  attention_.scale = float(1.0 / std::sqrt(double(c.head_dim)));
+}
+
+void LlamaForward::start_sequence(std::span<const int32_t> prompt, int max_new_tokens,
+                                  uint64_t seed) {
+  if (prompt.empty()) raise(ErrorCode::InvalidArgument, "the prompt needs at least one token");
+  if (max_new_tokens < 1) raise(ErrorCode::InvalidArgument, "max_new_tokens must be at least 1");
+  const int vocab = model_->config.vocab;
+  for (int32_t id : prompt)
+    if (id < 0 || id >= vocab)
+      raise(ErrorCode::InvalidArgument, "prompt token " + std::to_string(id) +
+                                            " is outside the vocabulary of " +
+                                            std::to_string(vocab));
+  // The last generated token is sampled but never fed back, so it needs no cache slot.
+  const int64_t needed = int64_t(prompt.size()) + max_new_tokens - 1;
+  if (needed > cache_.capacity)
+    raise(ErrorCode::InvalidArgument,
+          "prompt (" + std::to_string(prompt.size()) + ") + new tokens (" +
+              std::to_string(max_new_tokens) + ") need " + std::to_string(needed) +
+              " cache positions; the context holds " + std::to_string(cache_.capacity));
+  std::vector<int32_t> positions(prompt.size());
+  std::iota(positions.begin(), positions.end(), 0);
+  prompt_ids_.upload(prompt.data(), prompt.size() * kI32);
+  prompt_positions_.upload(positions);
+  // The prompt's head advances the position to the first generated token's.
+  const int32_t last = int32_t(prompt.size()) - 1;
+  position_.upload(&last, kI32);
+  const uint64_t state[2] = {seed, 0};
+  state_.upload(state, sizeof state);
+}
+
+Pass LlamaForward::prefill_pass(int first, int count) const {
+  if (count < 1 || count > chunk_ || first < 0 || first + count > cache_.capacity)
+    raise(ErrorCode::OutOfRange, "prefill pass [" + std::to_string(first) + ", " +
+                                     std::to_string(first + count) + ") with chunk " +
+                                     std::to_string(chunk_));
+  return {prompt_ids_.view(uint64_t(first) * kI32, uint64_t(count) * kI32),
+          prompt_positions_.view(uint64_t(first) * kI32, uint64_t(count) * kI32), count, false};
+}
+
+Pass LlamaForward::decode_pass() const {
+  return {token_, position_, 1, true};
+}
+
+void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
+                           const Pass& pass, const Weight* bias, bool accumulate) const {
+  const Buffer* b = bias && bias->present() ? &bias->buffer : nullptr;
+  if (pass.tokens == 1)
+    ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
+  else
+    ops::matmul(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, pass.tokens, b, accumulate);
+}
+
+void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& pass) const {
+  const LlamaConfig& c = model_->config;
+  const LayerWeights& w = model_->weights.layers[size_t(layer)];
+  const int t = pass.tokens;
+  ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
+  project(enc, w.wq, xn_, q_, pass, &w.bq, false);
+  project(enc, w.wk, xn_, k_, pass, &w.bk, false);
+  project(enc, w.wv, xn_, v_, pass, &w.bv, false);
+  if (c.qk_norm) {
+    ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * c.heads, c.head_dim, c.rms_eps);
+    ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * c.kv_heads, c.head_dim, c.rms_eps);
+  }
+  ops::rope(enc, q_, pass.positions, t, c.heads, rope_);
+  ops::rope(enc, k_, pass.positions, t, c.kv_heads, rope_);
+  ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, c.kv_heads, c.head_dim,
+                cache_.capacity);
+  ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, c.kv_heads, c.head_dim,
+                cache_.capacity);
+  ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
+                 partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
+  project(enc, w.wo, attn_, x_, pass, nullptr, true);
+}
+
+void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const {
+  const LlamaConfig& c = model_->config;
+  const LayerWeights& w = model_->weights.layers[size_t(layer)];
+  ops::rmsnorm(enc, x_, w.ffn_norm.buffer, xn_, pass.tokens, c.dim, c.rms_eps);
+  project(enc, w.w_gate, xn_, gate_, pass, nullptr, false);
+  project(enc, w.w_up, xn_, up_, pass, nullptr, false);
+  ops::swiglu(enc, gate_, up_, gate_, pass.tokens * c.ffn_dim);
+  project(enc, w.w_down, gate_, x_, pass, nullptr, true);
+}
+
+void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
+                               const ops::SamplerParams& sampler) const {
+  const LlamaConfig& c = model_->config;
+  const LlamaWeights& w = model_->weights;
+  const uint64_t row = uint64_t(c.dim) * kF32;
+  const Buffer last = x_.view(uint64_t(pass.tokens - 1) * row, row);
+  const Buffer normed = xn_.view(0, row);
+  ops::rmsnorm(enc, last, w.output_norm.buffer, normed, 1, c.dim, c.rms_eps);
+  ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed, logits_);
+  ops::sample(enc, logits_, c.vocab, token_, state_, history_, cache_.capacity, sampler);
+  ops::step_advance(enc, position_, state_);
+}
+
+void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const Pass& pass,
+                                const ops::SamplerParams& sampler) const {
+  const LlamaConfig& c = model_->config;
+  switch (stage.kind) {
+    case StageKind::Embed:
+      ops::embed(enc, model_->weights.token_embd.buffer, model_->weights.token_embd.dtype, c.vocab,
+                 c.dim, pass.ids, pass.tokens, x_);
+      return;
+    case StageKind::Attention:
+      record_attention(enc, stage.first_layer, pass);
+      return;
+    case StageKind::Ffn:
+      record_ffn(enc, stage.first_layer, pass);
+      return;
+    case StageKind::Layers:
+      for (int l = stage.first_layer; l <= stage.last_layer; ++l) {
+        record_attention(enc, l, pass);
+        record_ffn(enc, l, pass);
+      }
+      return;
+    case StageKind::Head:
+      record_head(enc, pass, sampler);
+      return;
+  }
+}
+
+uint64_t LlamaForward::state_bytes() const {
+  uint64_t total = cache_.bytes();
+  for (const Buffer* b :
+       {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &logits_, &token_, &history_,
+        &position_, &state_, &prompt_ids_, &prompt_positions_})
+    total += b->size();
+  return total;
+}
+
+}  // namespace stagefence::llama

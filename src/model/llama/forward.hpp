@@ -1,0 +1,83 @@
+// The staged forward pass: the device buffers of one sequence (activations, KV cache, the
+// per-token scalars) and the recording of each stage's dispatches. Decode passes read the token
+// id and its position from device buffers that the head advances, so every decode step records
+// the same dispatches with the same arguments.
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "kernels/ops.hpp"
+#include "model/llama/kv_cache.hpp"
+#include "model/llama/model.hpp"
+#include "model/llama/stage_plan.hpp"
+#include "stagefence/command_encoder.hpp"
+#include "stagefence/device.hpp"
+
+namespace stagefence::llama {
+
+struct ForwardOptions {
+  int context = 0;           // KV cache capacity; 0: min(context_length, 2048)
+  int prefill_chunk = 32;    // prompt tokens per prefill pass
+  int attention_splits = 0;  // decode key splits; 0: from the capacity
+};
+
+// The tokens one pass through the stages processes.
+struct Pass {
+  Buffer ids;        // int32 [tokens]
+  Buffer positions;  // int32 [tokens]
+  int tokens = 1;
+  bool decode = false;  // the one-token pass fed by the device's token buffer
+};
+
+class LlamaForward {
+ public:
+  // Allocates everything a sequence needs; the model must outlive this object.
+  LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options = {});
+
+  const LlamaModel& model() const { return *model_; }
+  int capacity() const { return cache_.capacity; }
+  int prefill_chunk() const { return chunk_; }
+  int decode_splits() const { return decode_splits_; }
+
+  // Host setup of a new sequence (no device work may be in flight): uploads the prompt's ids
+  // and positions, sets the decode position to the prompt's last and the sampler to {seed, 0}.
+  // Throws InvalidArgument when the prompt is empty or prompt + new tokens exceed the capacity.
+  void start_sequence(std::span<const int32_t> prompt, int max_new_tokens, uint64_t seed);
+
+  // The prompt tokens [first, first + count) as a prefill pass; count <= prefill_chunk().
+  Pass prefill_pass(int first, int count) const;
+  Pass decode_pass() const;
+
+  // Records the dispatches of `stage` for `pass`. The head normalises the pass's last row,
+  // projects it to logits, samples into the token buffer and advances position and step.
+  void record_stage(CommandEncoder& enc, const Stage& stage, const Pass& pass,
+                    const kernels::ops::SamplerParams& sampler) const;
+
+  const Buffer& logits() const { return logits_; }        // f32 [vocab], written by head
+  const Buffer& token() const { return token_; }          // int32 [1], the last sampled id
+  const Buffer& history() const { return history_; }      // int32 [capacity], id of each step
+  const Buffer& position() const { return position_; }    // int32 [1], the decode position
+  const Buffer& sampler_state() const { return state_; }  // u64 {seed, step}
+  // Device bytes of activations, scalars and KV cache.
+  uint64_t state_bytes() const;
+
+ private:
+  void record_attention(CommandEncoder& enc, int layer, const Pass& pass) const;
+  void record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const;
+  void record_head(CommandEncoder& enc, const Pass& pass,
+                   const kernels::ops::SamplerParams& sampler) const;
+  void project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
+               const Pass& pass, const Weight* bias, bool accumulate) const;
+
+  const LlamaModel* model_;
+  int chunk_;
+  int decode_splits_;
+  KvCache cache_;
+  Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, partial_;
+  Buffer logits_, token_, history_, position_, state_;
+  Buffer prompt_ids_, prompt_positions_;
+  kernels::ops::RopeParams rope_;
+  kernels::ops::AttentionParams attention_;
+};
+
+}  // namespace stagefence::llama

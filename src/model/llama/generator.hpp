@@ -1,0 +1,100 @@
+// Generation: prefill the prompt in chunks through the stage plan, then decode one token per
+// pass, in one of four submission modes that all produce the same tokens:
+//   blocking  every stage is its own command buffer and the host waits on each
+//   single    one command buffer per token (per prefill chunk), one wait
+//   session   one fenced command buffer per stage through an EncoderSession, one wait at head
+//   replay    as session, but each decode stage is captured once and replayed every token
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/llama/forward.hpp"
+#include "model/llama/stage_chain.hpp"
+#include "stagefence/capture.hpp"
+#include "stagefence/counters.hpp"
+
+namespace stagefence::llama {
+
+enum class SubmissionMode { Blocking, Single, Session, Replay };
+const char* mode_name(SubmissionMode mode);
+// Throws InvalidArgument for anything but blocking, single, session and replay.
+SubmissionMode parse_mode(std::string_view name);
+inline constexpr SubmissionMode kAllModes[] = {SubmissionMode::Blocking, SubmissionMode::Single,
+                                               SubmissionMode::Session, SubmissionMode::Replay};
+
+struct SamplingOptions {
+  float temperature = 0.0f;  // <= 0: greedy
+  int top_k = 0;             // 0: no limit
+  float top_p = 1.0f;        // >= 1: off
+  uint64_t seed = 0;
+};
+
+struct GenerateOptions {
+  SubmissionMode mode = SubmissionMode::Session;
+  int layers_per_stage = 1;  // 0: every layer in one stage
+  int max_new_tokens = 32;
+  SamplingOptions sampling;
+  // session/replay: false drives plain command encoders with a fence, as when the session gate
+  // (STAGEFENCE_ENCODER_SESSION=0) is off.
+  bool prefer_session = true;
+  // Called after each token, step 0 being the prompt's; forward().logits() then holds the
+  // logits the token was sampled from.
+  std::function<void(int step, int32_t token)> on_token;
+};
+
+// Decode figures, per decode step (every generated token after the first).
+struct DecodeFigures {
+  int steps = 0;
+  double ms_per_token = 0;
+  double cpu_us_per_token = 0;  // CPU time of the calling thread (recording, submitting, waiting)
+  double syncs = 0, command_buffers = 0, commits = 0, dispatches = 0;
+  double fences_signalled = 0, waits_encoded = 0;
+  CounterSnapshot total;  // the counters over all decode steps
+};
+
+struct GenerationResult {
+  SubmissionMode mode = SubmissionMode::Session;
+  std::vector<int32_t> tokens;  // the generated ids (the prompt excluded)
+  int stages_per_token = 0;
+  bool session_fallback = false;  // the session gate was off: plain encoders with fences
+  int prefill_passes = 0;
+  double prefill_ms = 0;
+  DecodeFigures decode;
+};
+
+class Generator {
+ public:
+  // The model must outlive the generator.
+  Generator(Device& device, const LlamaModel& model, ForwardOptions options = {});
+
+  GenerationResult generate(std::span<const int32_t> prompt, const GenerateOptions& options);
+
+  LlamaForward& forward() { return forward_; }
+  const LlamaForward& forward() const { return forward_; }
+
+ private:
+  struct Captured {
+    int layers_per_stage;
+    kernels::ops::SamplerParams sampler;
+    std::vector<CaptureGraph> graphs;  // one per stage of the plan
+  };
+
+  void run_pass(StageChain* chain, CommandEncoder* encoder, SubmissionMode mode,
+                const StagePlan& plan, const Pass& pass, bool with_head,
+                const kernels::ops::SamplerParams& sampler, bool last_of_chain);
+  void replay_decode(StageChain& chain, const StagePlan& plan, const Captured& graphs);
+  const Captured& capture_decode(const StagePlan& plan, const kernels::ops::SamplerParams& s);
+  int32_t read_token() const;
+
+  Device* device_;
+  LlamaForward forward_;
+  std::optional<Captured> captured_;
+};
+
+}  // namespace stagefence::llama

@@ -1,0 +1,20 @@
+// The attention key/value cache: per layer, f16 [kv_heads, capacity, head_dim] for K and for V.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "model/llama/config.hpp"
+#include "stagefence/device.hpp"
+
+namespace stagefence::llama {
+
+struct KvCache {
+  int capacity = 0;  // positions
+  std::vector<Buffer> k;
+  std::vector<Buffer> v;
+
+  static KvCache allocate(Device& device, const LlamaConfig& config, int capacity);
+  uint64_t bytes() const;
+};
+
+}  // namespace stagefence::llama

@@ -1,0 +1,51 @@
+#include "model/llama/model.hpp"
+
+#include "model/gguf/gguf_file.hpp"
+
+namespace stagefence::llama {
+
+LlamaModel load_model(Device& device, const gguf::GgufFile& file, const LoadProgress& progress) {
+  LlamaModel m;
+  m.config = config_from_gguf(file);
+  m.name = file.try_get_string("general.name").value_or(m.config.architecture);
+  m.text = TokenText::from_gguf(file);
+  m.weights = load_weights(device, file, m.config, progress);
+  return m;
+}
+
+LlamaModel load_model(Device& device, const std::filesystem::path& path,
+                      const LoadProgress& progress) {
+  const gguf::GgufFile file = gguf::GgufFile::open(path);
+  LlamaModel m = load_model(device, file, progress);
+  if (m.name == m.config.architecture) m.name = path.filename().string();
+  return m;
+}
+
+LlamaModel random_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
+                        uint64_t seed, const LoadProgress& progress) {
+  LlamaModel m;
+  m.name = "random " + config.architecture;
+  m.config = config;
+  m.weights = random_weights(device, config, types, seed, progress);
+  return m;
+}
+
+LlamaConfig llama3_8b_config() {
+  LlamaConfig c;
+  c.architecture = "llama";
+  c.dim = 4096;
+  c.layers = 32;
+  c.heads = 32;
+  c.kv_heads = 8;
+  c.head_dim = 128;
+  c.ffn_dim = 14336;
+  c.vocab = 128256;
+  c.context_length = 8192;
+  c.rope_dim = 128;
+  c.rope_theta = 500000.0f;
+  c.rms_eps = 1e-5f;
+  c.rope_mode = kernels::ops::RopeMode::Adjacent;
+  return c;
+}
+
+}  // namespace stagefence::llama

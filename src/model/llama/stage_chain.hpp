@@ -1,0 +1,40 @@
+// A chain of stage command buffers on one queue, each fenced after the one before, with one
+// blocking wait where the host must read a result. It drives an EncoderSession; when the session
+// gate is off (STAGEFENCE_ENCODER_SESSION=0) it drives a plain CommandEncoder with a Fence the
+// same way, so the dispatches, fences and counters are identical.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "stagefence/command_encoder.hpp"
+#include "stagefence/device.hpp"
+#include "stagefence/encoder_session.hpp"
+#include "stagefence/fence.hpp"
+
+namespace stagefence::llama {
+
+class StageChain {
+ public:
+  // Uses Device::encoder_session() when `prefer_session` and the gate allows; else the fallback.
+  StageChain(Device& device, bool prefer_session);
+
+  bool uses_session() const { return session_.has_value(); }
+  // Opens the next stage's command buffer (it waits for the previous stage's fence, if any)
+  // and returns its encoder.
+  CommandEncoder& begin(std::string_view label);
+  // Commits the stage without blocking; it signals the fence the next stage waits for.
+  void fence();
+  // Commits the stage and blocks until it (and so every stage before it) completed.
+  void finish();
+
+ private:
+  std::optional<EncoderSession> session_;
+  std::optional<CommandEncoder> encoder_;  // fallback
+  std::optional<Fence> fence_;
+  uint64_t fence_value_ = 0;
+  bool committed_ = false;
+  bool fence_pending_ = false;
+};
+
+}  // namespace stagefence::llama

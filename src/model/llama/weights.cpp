@@ -1,0 +1,204 @@
+#include "model/llama/weights.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "kernels/dequant.hpp"
+#include "model/gguf/gguf_file.hpp"
+#include "model/llama/tensor_layout.hpp"
+#include "stagefence/error.hpp"
+
+namespace stagefence::llama {
+namespace {
+
+constexpr uint64_t kUploadSlabBytes = 64ull << 20;
+
+// Places a loaded weight into its slot of LlamaWeights by its GGUF name.
+Weight* slot_of(LlamaWeights& w, const TensorSpec& spec) {
+  if (spec.layer < 0) {
+    if (spec.role == TensorRole::Embedding || spec.role == TensorRole::TiedEmbedding)
+      return &w.token_embd;
+    if (spec.role == TensorRole::Output) return &w.output;
+    return &w.output_norm;
+  }
+  LayerWeights& l = w.layers[size_t(spec.layer)];
+  const std::string suffix = spec.name.substr(spec.name.find('.', 4) + 1);
+  static const std::map<std::string, Weight LayerWeights::*> kSlots = {
+      {"attn_norm.weight", &LayerWeights::attn_norm},
+      {"attn_q.weight", &LayerWeights::wq},
+      {"attn_k.weight", &LayerWeights::wk},
+      {"attn_v.weight", &LayerWeights::wv},
+      {"attn_output.weight", &LayerWeights::wo},
+      {"attn_q.bias", &LayerWeights::bq},
+      {"attn_k.bias", &LayerWeights::bk},
+      {"attn_v.bias", &LayerWeights::bv},
+      {"attn_q_norm.weight", &LayerWeights::q_norm},
+      {"attn_k_norm.weight", &LayerWeights::k_norm},
+      {"ffn_norm.weight", &LayerWeights::ffn_norm},
+      {"ffn_gate.weight", &LayerWeights::w_gate},
+      {"ffn_up.weight", &LayerWeights::w_up},
+      {"ffn_down.weight", &LayerWeights::w_down},
+  };
+  const auto it = kSlots.find(suffix);
+  if (it == kSlots.end()) raise(ErrorCode::Internal, "no weight slot for " + spec.name);
+  return &(l.*(it->second));
+}
+
+std::string dims_text(const std::vector<uint64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+// Every check a tensor must pass before anything is allocated.
+void check_tensor(const gguf::GgufFile& file, const TensorSpec& spec) {
+  const gguf::TensorView* t = file.find_tensor(spec.name);
+  if (!t) raise(ErrorCode::Format, "missing tensor " + spec.name);
+  const std::vector<uint64_t> want = spec.gguf_dims();
+  if (t->dims != want)
+    raise(ErrorCode::Format, "tensor " + spec.name + " has dims " + dims_text(t->dims) +
+                                 ", expected " + dims_text(want));
+  if (spec.is_vector()) {
+    if (t->dtype != DType::F32 && t->dtype != DType::F16 && t->dtype != DType::BF16)
+      raise(ErrorCode::Format, "tensor " + spec.name + " has type " +
+                                   std::string(dtype_name(t->dtype)) + ", expected f32/f16/bf16");
+  } else if (!kernels::is_forward_weight_type(t->dtype)) {
+    raise(ErrorCode::Format, "tensor " + spec.name + " has type " +
+                                 std::string(dtype_name(t->dtype)) +
+                                 ", which has no forward kernels");
+  }
+  uint64_t bytes = 0;
+  try {
+    bytes = dtype_bytes(t->dtype, uint64_t(spec.rows) * uint64_t(spec.cols));
+    dtype_bytes(t->dtype, uint64_t(spec.cols));  // rows must be whole blocks
+  } catch (const Error&) {
+    raise(ErrorCode::Format, "tensor " + spec.name + ": rows of " + std::to_string(spec.cols) +
+                                 " are not whole " + std::string(dtype_name(t->dtype)) + " blocks");
+  }
+  if (bytes != t->n_bytes)
+    raise(ErrorCode::Format, "tensor " + spec.name + " holds " + std::to_string(t->n_bytes) +
+                                 " bytes, expected " + std::to_string(bytes));
+}
+
+Weight upload_raw(Device& device, const TensorSpec& spec, DType dtype, const uint8_t* data,
+                  uint64_t bytes, uint64_t& done, uint64_t total, const LoadProgress& progress) {
+  Weight w{device.alloc(bytes), dtype, int(spec.rows), int(spec.cols)};
+  for (uint64_t off = 0; off < bytes; off += kUploadSlabBytes) {
+    const uint64_t n = std::min(kUploadSlabBytes, bytes - off);
+    w.buffer.upload(data + off, n, off);
+    done += n;
+    if (progress) progress(done, total);
+  }
+  return w;
+}
+
+void check_complete(const LlamaWeights& w, const LlamaConfig& c) {
+  auto need = [](const Weight& x, const std::string& what) {
+    if (!x.present()) raise(ErrorCode::Internal, "weights are missing " + what);
+  };
+  need(w.token_embd, "token_embd");
+  need(w.output_norm, "output_norm");
+  need(w.output, "output");
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& x = w.layers[l];
+    for (const Weight* p :
+         {&x.attn_norm, &x.wq, &x.wk, &x.wv, &x.wo, &x.ffn_norm, &x.w_gate, &x.w_up, &x.w_down})
+      need(*p, "a weight of layer " + std::to_string(l));
+    if (c.qkv_bias) need(x.bv, "a bias of layer " + std::to_string(l));
+    if (c.qk_norm) need(x.k_norm, "a QK-norm of layer " + std::to_string(l));
+  }
+}
+
+}  // namespace
+
+uint64_t LlamaWeights::device_bytes() const {
+  std::set<uint64_t> seen;
+  uint64_t total = 0;
+  auto count = [&](const Weight& w) {
+    if (w.present() && seen.insert(w.buffer.allocation_id()).second) total += w.buffer.size();
+  };
+  count(token_embd);
+  count(output_norm);
+  count(output);
+  for (const LayerWeights& l : layers)
+    for (const Weight* p : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv,
+                            &l.q_norm, &l.k_norm, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+      count(*p);
+  return total;
+}
+
+LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const LlamaConfig& config,
+                          const LoadProgress& progress) {
+  config.validate();
+  const std::vector<TensorSpec> layout = tensor_layout(config);
+  uint64_t total = 0;
+  for (const TensorSpec& spec : layout) {
+    check_tensor(file, spec);
+    const gguf::TensorView& t = file.tensor(spec.name);
+    total += spec.is_vector() ? uint64_t(spec.cols) * 4 : t.n_bytes;
+  }
+  // Layers past the first must agree on the optional tensors the first one decided.
+  for (int l = 1; l < config.layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    if (!config.qkv_bias && file.find_tensor(b + "attn_q.bias"))
+      raise(ErrorCode::Format, "tensor " + b + "attn_q.bias present but blk.0 has no biases");
+    if (!config.qk_norm && file.find_tensor(b + "attn_q_norm.weight"))
+      raise(ErrorCode::Format,
+            "tensor " + b + "attn_q_norm.weight present but blk.0 has no QK-norm");
+  }
+
+  LlamaWeights w;
+  w.layers.resize(size_t(config.layers));
+  uint64_t done = 0;
+  for (const TensorSpec& spec : layout) {
+    const gguf::TensorView& t = file.tensor(spec.name);
+    const auto* data = reinterpret_cast<const uint8_t*>(t.data);
+    if (spec.is_vector() && t.dtype != DType::F32) {
+      std::vector<float> widened(size_t(spec.cols));
+      kernels::dequantize(t.dtype, data, widened.data(), spec.cols);
+      *slot_of(w, spec) =
+          upload_raw(device, spec, DType::F32, reinterpret_cast<const uint8_t*>(widened.data()),
+                     widened.size() * 4, done, total, progress);
+    } else {
+      *slot_of(w, spec) = upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
+    }
+  }
+  if (config.tied_output) w.output = w.token_embd;
+  check_complete(w, config);
+  return w;
+}
+
+LlamaWeights random_weights(Device& device, const LlamaConfig& config, const WeightTypes& types,
+                            uint64_t seed, const LoadProgress& progress) {
+  config.validate();
+  const std::vector<TensorSpec> layout = tensor_layout(config);
+  uint64_t total = 0;
+  for (const TensorSpec& spec : layout)
+    total += dtype_bytes(types.type_of(spec), uint64_t(spec.rows) * uint64_t(spec.cols));
+
+  LlamaWeights w;
+  w.layers.resize(size_t(config.layers));
+  uint64_t done = 0;
+  for (const TensorSpec& spec : layout) {
+    const DType dtype = types.type_of(spec);
+    const uint64_t row_bytes = dtype_bytes(dtype, uint64_t(spec.cols));
+    Weight weight{device.alloc(row_bytes * uint64_t(spec.rows)), dtype, int(spec.rows),
+                  int(spec.cols)};
+    const int64_t slab_rows = std::max<int64_t>(1, int64_t(kUploadSlabBytes / row_bytes));
+    for (int64_t r0 = 0; r0 < spec.rows; r0 += slab_rows) {
+      const int64_t r1 = std::min<int64_t>(spec.rows, r0 + slab_rows);
+      const std::vector<uint8_t> bytes = random_tensor_bytes(spec, dtype, seed, r0, r1);
+      weight.buffer.upload(bytes.data(), bytes.size(), uint64_t(r0) * row_bytes);
+      done += bytes.size();
+      if (progress) progress(done, total);
+    }
+    *slot_of(w, spec) = std::move(weight);
+  }
+  if (config.tied_output) w.output = w.token_embd;
+  check_complete(w, config);
+  return w;
+}
+
+}  // namespace stagefence::llama
