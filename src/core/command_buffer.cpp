@@ -40,6 +40,9 @@ void CommandBuffer::wait_or_throw(std::chrono::nanoseconds timeout) {
 
 void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
                              const CommandBufferTimes* times) {
+  const bool tracing = detail::trace_on();
+  const auto completed_at = tracing ? std::chrono::steady_clock::now()
+                                    : std::chrono::steady_clock::time_point{};
   // Memory goes back to the pool before anyone can observe completion.
   std::vector<std::shared_ptr<Allocation>> retained;
   retained.swap(cb.retained);
@@ -54,6 +57,7 @@ void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
   } else {
     for (auto& s : cb.signals) s.fence->signal(s.value);
   }
+  if (tracing) detail::trace_executed(cb, completed_at, times, error ? &message : nullptr);
   {
     std::lock_guard<std::mutex> lock(cb.mu);
     if (times) cb.times = *times;

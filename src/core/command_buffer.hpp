@@ -1,6 +1,7 @@
 // A recorded command buffer: dispatches with resolved launches and arguments, dependency edges
 // from the hazard tracker, fence waits and signals, retained allocations, and its completion.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -54,11 +55,15 @@ struct CommandBuffer {
   bool timestamps = false;
   bool profile_dispatches = false;
   std::chrono::steady_clock::time_point created_at, committed_at;
+  // Execution on the device, on the host's steady clock (CPU: the queue thread's run of this
+  // buffer). Backends fill them before complete_command_buffer; left unset, the trace derives
+  // them from the completion time and CommandBufferTimes::gpu_us.
+  std::chrono::steady_clock::time_point exec_begin, exec_end;
 
   // Completion; guarded by mu.
   mutable std::mutex mu;
   std::condition_variable cv;
-  Status status = Status::Recording;
+  std::atomic<Status> status{Status::Recording};  // written under mu, read anywhere
   ErrorCode error_code = ErrorCode::Internal;
   std::string error;
   CommandBufferTimes times;
@@ -76,5 +81,17 @@ struct CommandBuffer {
 // poisons the buffer's fences, records the status and wakes waiters.
 void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
                              const CommandBufferTimes* times = nullptr);
+
+namespace detail {
+// Trace recorder hooks (src/core/trace.cpp). Callers test trace_on() first: with tracing off a
+// buffer costs one relaxed atomic load per hook.
+extern std::atomic<bool> g_trace_on;
+inline bool trace_on() { return g_trace_on.load(std::memory_order_relaxed); }
+// At commit, on the encoding thread: the span from created_at to committed_at.
+void trace_encoded(const CommandBuffer& cb);
+// At completion: the buffer's span on its queue, its fence markers and its dispatch spans.
+void trace_executed(const CommandBuffer& cb, std::chrono::steady_clock::time_point completed_at,
+                    const CommandBufferTimes* times, const std::string* error);
+}  // namespace detail
 
 }  // namespace stagefence

@@ -36,7 +36,8 @@ CommandEncoder::~CommandEncoder() = default;
 void CommandEncoder::open_buffer() {
   cb_ = std::make_shared<CommandBuffer>();
   cb_->queue = queue_.get();
-  cb_->timestamps = st_->timestamps || env::timestamps();
+  // A trace needs each buffer's device time.
+  cb_->timestamps = st_->timestamps || env::timestamps() || detail::trace_on();
   cb_->profile_dispatches = env::profile_dispatches();
   st_->force_serial = env::force_serial();
   st_->hazard_tracking = env::hazard_tracking();
@@ -219,6 +220,7 @@ void CommandEncoder::commit() {
     cb_->status = CommandBuffer::Status::Committed;
   }
   detail::bump(detail::counters().commits);
+  if (detail::trace_on()) detail::trace_encoded(*cb_);
   queue_->impl->submit(cb_);
 }
 

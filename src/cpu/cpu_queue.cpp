@@ -191,6 +191,8 @@ void CpuQueue::execute(CommandBuffer& cb) {
   lock.unlock();
 
   const auto end = Clock::now();
+  cb.exec_begin = start;
+  cb.exec_end = end;
   if (failed) {
     complete_command_buffer(cb, Error(ErrorCode::KernelFault, error));
     return;

@@ -1,0 +1,124 @@
+// `stagefence doctor`: names every environment flag with its default and current value, reports
+// the backend and the GPU situation plainly, and prints the same as JSON with --json.
+#include "../../app/doctor.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "json_value.hpp"
+#include "stagefence/device.hpp"
+#include "stagefence/env.hpp"
+
+namespace sf = stagefence;
+using sftest::JsonValue;
+
+namespace {
+
+struct DoctorRun {
+  int rc;
+  std::string out, err;
+};
+
+DoctorRun doctor(std::vector<std::string> args) {
+  args.insert(args.begin(), "doctor");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int rc = run_doctor(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {rc, out.str(), err.str()};
+}
+
+TEST(Doctor, TextNamesEveryFlagWithDefaultAndCurrentValue) {
+  setenv("STAGEFENCE_TIMESTAMPS", "on", 1);
+  const DoctorRun r = doctor({});
+  unsetenv("STAGEFENCE_TIMESTAMPS");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto flags = sf::env::all_flags();
+  ASSERT_GE(flags.size(), 11u);
+  for (const auto& f : flags) {
+    const size_t at = r.out.find(f.name);
+    ASSERT_NE(at, std::string::npos) << f.name << " missing from:\n" << r.out;
+    const std::string row = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_NE(row.find("default " + f.default_value), std::string::npos) << row;
+    const std::string current = f.name == "STAGEFENCE_TIMESTAMPS" ? "on" : f.current;
+    EXPECT_NE(row.find("current " + current), std::string::npos) << row;
+  }
+  for (const char* section : {"Backend", "GPU", "CPU", "Runtime settings", "Environment flags"})
+    EXPECT_NE(r.out.find(section), std::string::npos) << section;
+  const sf::DeviceInfo info = sf::Device::open().info();
+  EXPECT_NE(r.out.find(info.backend_reason), std::string::npos);
+  // The GPU section says plainly whether a GPU is used, present but unused, or absent.
+  const size_t gpu = r.out.find("\nGPU\n");
+  ASSERT_NE(gpu, std::string::npos);
+  const size_t status = r.out.find("  status", gpu);
+  ASSERT_NE(status, std::string::npos);
+  const std::string status_line = r.out.substr(status, r.out.find('\n', status) - status);
+  if (info.backend == sf::BackendKind::Cuda)
+    EXPECT_NE(status_line.find("in use"), std::string::npos) << status_line;
+  else
+    EXPECT_TRUE(status_line.find("none") != std::string::npos ||
+                status_line.find("present, not used") != std::string::npos)
+        << status_line;
+}
+
+TEST(Doctor, JsonCarriesTheSameFindings) {
+  setenv("STAGEFENCE_FORCE_SERIAL", "1", 1);
+  const DoctorRun r = doctor({"--json"});
+  unsetenv("STAGEFENCE_FORCE_SERIAL");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const JsonValue doc = sftest::parse_json(r.out);
+  EXPECT_EQ(doc.at("schema").str(), "stagefence.doctor/1");
+
+  const sf::DeviceInfo info = sf::Device::open().info();
+  const JsonValue& dev = doc.at("device");
+  EXPECT_EQ(dev.at("backend").str(), sf::backend_name(info.backend));
+  EXPECT_EQ(dev.at("backend_reason").str(), info.backend_reason);
+  EXPECT_EQ(dev.at("fence_kind").str(), info.fence_kind);
+  const std::string status = doc.at("gpu").at("status").str();
+  EXPECT_TRUE(status == "in use" || status == "present, not used" || status == "none") << status;
+  EXPECT_EQ(status == "in use", info.backend == sf::BackendKind::Cuda);
+  if (status == "none") {
+    EXPECT_TRUE(doc.at("gpu").at("device").is_null());
+    EXPECT_FALSE(doc.at("gpu").at("note").str().empty());
+  }
+  EXPECT_GE(doc.at("cpu").at("device").at("cpu_workers").num(), 1);
+  EXPECT_TRUE(doc.at("settings").at("force_serial").boolean);
+
+  std::set<std::string> reported;
+  for (const JsonValue& f : doc.at("flags").array) {
+    reported.insert(f.at("name").str());
+    EXPECT_FALSE(f.at("default").str().empty());
+    EXPECT_FALSE(f.at("meaning").str().empty());
+    if (f.at("name").str() == "STAGEFENCE_FORCE_SERIAL") {
+      EXPECT_EQ(f.at("current").str(), "1");
+      EXPECT_TRUE(f.at("set").boolean);
+    }
+  }
+  for (const auto& f : sf::env::all_flags()) EXPECT_TRUE(reported.count(f.name)) << f.name;
+  EXPECT_EQ(reported.size(), sf::env::all_flags().size());
+}
+
+TEST(Doctor, UnknownOptionIsAUsageError) {
+  const DoctorRun r = doctor({"--frobnicate"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--frobnicate"), std::string::npos);
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(Doctor, ReportsAnUnopenableDefaultDeviceAndStillTheCpuSide) {
+  setenv("STAGEFENCE_BACKEND", "tpu", 1);
+  const DoctorRun r = doctor({"--json"});
+  unsetenv("STAGEFENCE_BACKEND");
+  EXPECT_EQ(r.rc, 1);
+  const JsonValue doc = sftest::parse_json(r.out);
+  EXPECT_TRUE(doc.at("device").is_null());
+  EXPECT_NE(doc.at("device_error").str().find("tpu"), std::string::npos);
+  EXPECT_EQ(doc.at("cpu").at("device").at("backend").str(), "cpu");
+}
+
+}  // namespace
