@@ -1,0 +1,72 @@
+// Turns a command buffer's dispatches into a CUDA graph (kernel nodes, child graphs captured
+// from `cuda_enqueue` kernels, edges from the buffer's deps) and keeps instantiated graphs per
+// queue, keyed by topology: kernels, launch geometry, edges and the L2 window epoch.
+//
+// A topology may hold several instantiated variants (the layers of a model share one topology
+// but bind different weights). A lookup takes, in order: a variant whose arguments all match
+// (launch with no update); a variant with the same bindings whose scalars differ (update those
+// nodes in place); a new variant while the topology has fewer than kMaxVariants; otherwise the
+// least recently used variant, updated in place. An in-place update that CUDA refuses falls back
+// to cudaGraphExecUpdate with a rebuilt graph, then to re-instantiation.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <list>
+#include <unordered_map>
+#include <vector>
+
+#include "cuda/cuda_backend.hpp"
+#include "stagefence/kernel_args.hpp"
+
+namespace stagefence {
+struct CommandBuffer;
+}
+
+namespace stagefence::cuda {
+
+class GraphCache {
+ public:
+  static constexpr size_t kCapacity = 256;    // instantiated graphs per queue
+  static constexpr size_t kMaxVariants = 64;  // instantiated graphs per topology
+
+  // `capture_stream` is used to capture `cuda_enqueue` kernels into child graphs.
+  explicit GraphCache(cudaStream_t capture_stream) : capture_stream_(capture_stream) {}
+  ~GraphCache();
+  GraphCache(const GraphCache&) = delete;
+  GraphCache& operator=(const GraphCache&) = delete;
+
+  // An executable graph that runs `cb`'s dispatches with `cb`'s arguments. Throws Error
+  // (KernelFault naming the kernel when CUDA rejects a node, DeviceLost when sticky).
+  cudaGraphExec_t prepare(const CommandBuffer& cb, const L2Window& window);
+  size_t size() const { return lru_.size(); }
+
+ private:
+  struct Entry {
+    std::vector<uint64_t> key;
+    uint64_t hash = 0;
+    cudaGraph_t graph = nullptr;  // the graph `exec` came from; owns `nodes`
+    cudaGraphExec_t exec = nullptr;
+    std::vector<cudaGraphNode_t> nodes;  // one per dispatch
+    std::vector<KernelArgs> args;        // the arguments `exec` runs with now
+    uint64_t last_used = 0;
+  };
+  using Lru = std::list<Entry>;
+
+  // Builds the graph of `cb`; returns it and its nodes. Throws, leaking nothing.
+  cudaGraph_t build(const CommandBuffer& cb, const L2Window& window,
+                    std::vector<cudaGraphNode_t>* nodes);
+  cudaGraph_t capture_child(const CommandBuffer& cb, size_t index);
+  // Updates `e` to run `cb`'s arguments; false when CUDA refuses a node update.
+  bool update_nodes(Entry& e, const CommandBuffer& cb);
+  void update_whole(Entry& e, const CommandBuffer& cb, const L2Window& window);
+  void insert(Entry e);
+  void destroy(Entry& e) noexcept;
+
+  cudaStream_t capture_stream_;
+  Lru lru_;  // front: most recently used
+  uint64_t clock_ = 0;
+  std::unordered_multimap<uint64_t, Lru::iterator> index_;
+};
+
+}  // namespace stagefence::cuda
