@@ -195,7 +195,9 @@ void check_matvec() {
   for (const auto& t : weight_types()) {
     std::vector<Shape> shapes = {{129, 4096, kernels::kMatFlagBias | kernels::kMatFlagAccumulate},
                                  {77, 512, 0},
-                                 {33, 14336, kernels::kMatFlagBias}};
+                                 {33, 14336, kernels::kMatFlagBias},
+                                 // Block types: 3 whole staged chunks and a partial fourth.
+                                 {21, 6400, kernels::kMatFlagBias}};
     if (t.block_elems == 1) shapes.push_back({40, 1004, 0});  // unaligned rows: fallback path
     for (const Shape& s : shapes) {
       const auto w = rand_weights(t, s.rows, s.cols);
@@ -560,7 +562,7 @@ void check_sample() {
       if (c.ties) {
         for (auto& l : logits) l = std::round(l * 2) / 2;  // many equal logits
       }
-      const uint64_t seed = rng(), step = trial * 3 + 1;
+      const uint64_t seed = rng(), step = trial * 3 + 1;  // trial 3: step 10 >= max_steps
       const int64_t max_steps = 8;
       std::vector<uint64_t> st = {seed, step};
       std::vector<int32_t> hist(max_steps, -7);
@@ -571,7 +573,13 @@ void check_sample() {
       run("sample", a.a);
       const int got = download<int32_t>(dt)[0];
       const int want = ref_sample(logits, c.temp, c.top_k, c.top_p, seed, step);
-      const bool hist_ok = download<int32_t>(dh)[step] == want;
+      // history[step] holds the token when step < max_steps; every other entry is untouched.
+      const auto hist_out = download<int32_t>(dh);
+      bool hist_ok = true;
+      for (int64_t i = 0; i < max_steps; ++i) {
+        const int32_t expect = uint64_t(i) == step ? want : -7;
+        hist_ok = hist_ok && hist_out[i] == expect;
+      }
       char shape[128];
       std::snprintf(shape, sizeof shape, "V%lld T%.1f k%lld p%.2f%s #%d", (long long)c.vocab,
                     double(c.temp), (long long)c.top_k, double(c.top_p), c.ties ? " ties" : "", trial);
@@ -605,6 +613,48 @@ double time_median(F&& f, int warm = 5, int iters = 40) {
   CK(cudaEventDestroy(e1));
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2] * 1000.0;
+}
+
+// Per-launch time (us) inside CUDA graphs of `per_graph` back-to-back launches, the way a
+// captured decode step runs them (no per-launch host overhead). enqueue(i, stream) enqueues
+// launch i; graph g holds launches g*per_graph .. +per_graph-1, enough graphs that launch
+// indices cover `distinct` inputs; the graphs are replayed in turn and the median is taken.
+template <typename F>
+double time_graph_per_launch(F&& enqueue, int distinct, int per_graph = 20, int iters = 30) {
+  cudaStream_t stream;
+  CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  const int graphs = std::max(1, (distinct + per_graph - 1) / per_graph);
+  std::vector<cudaGraphExec_t> execs;
+  for (int g = 0; g < graphs; ++g) {
+    CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int j = 0; j < per_graph; ++j) enqueue(g * per_graph + j, stream);
+    cudaGraph_t graph;
+    CK(cudaStreamEndCapture(stream, &graph));
+    cudaGraphExec_t exec;
+    CK(cudaGraphInstantiate(&exec, graph, 0));
+    CK(cudaGraphDestroy(graph));
+    execs.push_back(exec);
+  }
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  for (int i = 0; i < 3; ++i) CK(cudaGraphLaunch(execs[i % graphs], stream));
+  std::vector<float> ms;
+  for (int i = 0; i < iters; ++i) {
+    CK(cudaEventRecord(e0, stream));
+    CK(cudaGraphLaunch(execs[i % graphs], stream));
+    CK(cudaEventRecord(e1, stream));
+    CK(cudaEventSynchronize(e1));
+    float t;
+    CK(cudaEventElapsedTime(&t, e0, e1));
+    ms.push_back(t);
+  }
+  for (cudaGraphExec_t e : execs) CK(cudaGraphExecDestroy(e));
+  CK(cudaEventDestroy(e0));
+  CK(cudaEventDestroy(e1));
+  CK(cudaStreamDestroy(stream));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] * 1000.0 / per_graph;
 }
 
 void add_timing(const std::string& kernel, const std::string& shape, double us, double bytes,
@@ -660,9 +710,13 @@ void time_matvec() {
         args.push_back(a.a);
       }
       const std::string name = "matvec." + t.name;
+      const std::string shape = std::to_string(rows) + "x" + std::to_string(cols);
+      const double moved = double(bytes) + cols * 4.0 + rows * 4.0;
       const double us = time_median([&](int i) { launch(name, args[i % copies]); });
-      add_timing(name, std::to_string(rows) + "x" + std::to_string(cols), us,
-                 double(bytes) + cols * 4.0 + rows * 4.0, target);
+      add_timing(name, shape + " single", us, moved, 0);
+      const double graph_us = time_graph_per_launch(
+          [&](int i, cudaStream_t s) { launch(name, args[i % copies], s); }, copies);
+      add_timing(name, shape + " graph x20", graph_us, moved, target);
       for (Buf& b : ws) CK(cudaFree(b.p));
       CK(cudaFree(dx.p));
       CK(cudaFree(dy.p));

@@ -1,8 +1,15 @@
 // "matvec.<wt>": y[r] = sum_c W[r,c]·x[c] (+ bias) (+ y_old), the decode-time projection.
-// Memory-bound: the weights are read once, so the design keeps many 16-byte (plain types) or
-// contiguous narrow (block types) loads in flight. A warp computes kRowsPerWarp rows at once so
-// each x load from L1 serves several rows; long rows are split across `warps_per_row` warps of a
-// block and combined in shared memory in a fixed order (deterministic, no atomics).
+// Memory-bound: the weights are read once, so every weight byte arrives through 16-byte loads
+// issued together before first use. A warp computes kRowsPerWarp rows at once so each x load
+// (from L1: x is shared by all rows) feeds several rows. A row is split over `warps_per_row`
+// warps of a block, chosen from the row length only, and their sums are combined in shared
+// memory in a fixed order: deterministic, no atomics, a row's sum independent of the launch.
+//   Plain types (f32/f16/bf16): each lane loads kPlainUnroll 16-byte units per row per step.
+//   Block types: the warp copies a chunk of kChunkElems elements of each of its rows (whole
+//   blocks, a multiple of 16 bytes) into its shared-memory slice with coalesced 16-byte loads,
+//   prefetches the next chunk into registers, and decodes the staged blocks with
+//   kLanesPerBlock lanes per block (weight_types.cuh).
+// Rows whose byte length or base is not 16-byte aligned take an element-by-element fallback.
 #include "kernels/cuda/weight_types.cuh"
 
 namespace stagefence::kernels::cuda {
@@ -10,14 +17,20 @@ namespace {
 
 constexpr int kWarpsPerBlock = 8;
 constexpr int kRowsPerWarp = 2;
+constexpr int kPlainUnroll = 4;    // 16-byte units per row per lane per step (plain types)
+constexpr int kChunkElems = 2048;  // staged elements per row per chunk (block types)
+constexpr int kStagePad = 16;      // slack after a staged row (2-byte-aligned reads overrun)
 
-// Plain types seen as 16-byte units: each lane reads one unit per step.
 template <typename W>
-struct PlainUnits {
-  static constexpr int kBlockBytes = 16, kBlockElems = 16 / W::kBlockBytes, kLanesPerBlock = 1;
-  __device__ static float dot(const uint8_t* b, int /*p*/, const float* x) {
-    const uint4 w = load_stream_u4(b);
-    if constexpr (kBlockElems == 4) {
+constexpr bool kIsPlain = W::kBlockElems == 1;
+
+// Plain types seen as 16-byte units of kUnitElems elements.
+template <typename W>
+struct Plain {
+  static constexpr int kUnitElems = 16 / W::kBlockBytes;
+  // sum over the unit of w[e]·x[e], x the unit's first input element.
+  __device__ static float dot(const uint4& w, const float* x) {
+    if constexpr (kUnitElems == 4) {
       const float4 xv = load_f4(x);
       return __uint_as_float(w.x) * xv.x + __uint_as_float(w.y) * xv.y +
              __uint_as_float(w.z) * xv.z + __uint_as_float(w.w) * xv.w;
@@ -36,36 +49,144 @@ struct PlainUnits {
   }
 };
 
+// Staging geometry of a block type: a chunk is kChunkElems elements of one row.
 template <typename W>
-struct UnitsOf {
-  using type = W;
-};
-template <>
-struct UnitsOf<WF32> {
-  using type = PlainUnits<WF32>;
-};
-template <>
-struct UnitsOf<WF16> {
-  using type = PlainUnits<WF16>;
-};
-template <>
-struct UnitsOf<WBF16> {
-  using type = PlainUnits<WBF16>;
+struct Staging {
+  static constexpr int kBlocks = kChunkElems / W::kBlockElems;
+  static constexpr int kBytes = kBlocks * W::kBlockBytes;
+  static constexpr int kVecs = kBytes / 16;
+  static constexpr int kVecsPerLane = (kVecs + 31) / 32;
+  static constexpr int kRowStride = kBytes + kStagePad;  // bytes per staged row
+  static_assert(kBytes % 16 == 0, "a chunk must be whole 16-byte vectors");
 };
 
-// Warps sharing one row: enough that each warp does 4 to 8 steps, a power of two <= 8.
+// Work items along a row: 16-byte units per step of a warp (plain) or chunks (block types).
+template <typename W>
+SF_HD int64_t row_items(int64_t cols) {
+  if constexpr (kIsPlain<W>) {
+    const int64_t units = cols / Plain<W>::kUnitElems;
+    return (units + 32 * kPlainUnroll - 1) / (32 * kPlainUnroll);
+  } else {
+    return (cols + kChunkElems - 1) / kChunkElems;
+  }
+}
+
+// Warps sharing one row: the largest power of two <= kWarpsPerBlock with at least one item each.
 // Depends only on the row length, so a row's sum does not depend on the matrix height.
-SF_HD int warps_per_row(int64_t units_per_row, int units_per_step) {
-  const int64_t steps = (units_per_row + units_per_step - 1) / units_per_step;
+SF_HD int warps_per_row(int64_t items) {
   int w = 1;
-  while (w < kWarpsPerBlock && steps >= int64_t(8) * w) w *= 2;
+  while (w < kWarpsPerBlock && items >= int64_t(2) * w) w *= 2;
   return w;
 }
 
 template <typename W>
+__device__ __forceinline__ void plain_rows(const uint8_t* const (&rowp)[kRowsPerWarp],
+                                           const float* __restrict__ x, int64_t cols, int part,
+                                           int wpr, int lane, float (&acc)[kRowsPerWarp]) {
+  using P = Plain<W>;
+  const int64_t units = cols / P::kUnitElems;
+  const int64_t step = int64_t(32) * kPlainUnroll;
+  for (int64_t u0 = int64_t(part) * step + lane; u0 < units; u0 += int64_t(wpr) * step) {
+    uint4 wv[kRowsPerWarp][kPlainUnroll];
+#pragma unroll
+    for (int k = 0; k < kPlainUnroll; ++k) {
+      const int64_t u = u0 + 32 * k;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        wv[r][k] = u < units ? load_stream_u4(rowp[r] + u * 16) : make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kPlainUnroll; ++k) {
+      const int64_t u = u0 + 32 * k;
+      if (u < units) {
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += P::dot(wv[r][k], x + u * P::kUnitElems);
+      }
+    }
+  }
+}
+
+template <typename W>
+__device__ __forceinline__ void block_rows(const uint8_t* const (&rowp)[kRowsPerWarp],
+                                           const float* __restrict__ x, int64_t cols, int part,
+                                           int wpr, int lane, uint8_t* stage,
+                                           float (&acc)[kRowsPerWarp]) {
+  using S = Staging<W>;
+  constexpr int kLpb = W::kLanesPerBlock, kBlocksPerPass = 32 / kLpb;
+  const int64_t nblocks = cols / W::kBlockElems;
+  const int64_t row_bytes = nblocks * W::kBlockBytes;
+  const int64_t nchunks = (nblocks + S::kBlocks - 1) / S::kBlocks;
+  const int sub = lane % kLpb, lane_block = lane / kLpb;
+
+  uint4 buf[kRowsPerWarp][S::kVecsPerLane];
+  auto fetch = [&](int64_t chunk) {
+    const int64_t byte0 = chunk * S::kBytes;
+#pragma unroll
+    for (int j = 0; j < S::kVecsPerLane; ++j) {
+      const int64_t off = byte0 + int64_t(lane + 32 * j) * 16;
+      const bool ok = (lane + 32 * j < S::kVecs) && off < row_bytes;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        buf[r][j] = ok ? load_stream_u4(rowp[r] + off) : make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+
+  int64_t chunk = part;
+  if (chunk < nchunks) fetch(chunk);
+  for (; chunk < nchunks; chunk += wpr) {
+    __syncwarp();  // the previous chunk's blocks have been decoded
+#pragma unroll
+    for (int j = 0; j < S::kVecsPerLane; ++j) {
+      if (lane + 32 * j < S::kVecs) {
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          *reinterpret_cast<uint4*>(stage + r * S::kRowStride + (lane + 32 * j) * 16) = buf[r][j];
+        }
+      }
+    }
+    __syncwarp();
+    if (chunk + wpr < nchunks) fetch(chunk + wpr);  // in flight while this chunk is decoded
+
+    const int64_t first_block = chunk * S::kBlocks;
+    const int blocks = int(nblocks - first_block < S::kBlocks ? nblocks - first_block : S::kBlocks);
+    const float* xc = x + first_block * W::kBlockElems;
+#pragma unroll 4
+    for (int b = lane_block; b < S::kBlocks; b += kBlocksPerPass) {
+      if (b < blocks) {
+        const XPart xs = W::load_x(xc + b * W::kBlockElems, sub);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          acc[r] += W::dot(stage + r * S::kRowStride + b * W::kBlockBytes, sub, xs);
+        }
+      }
+    }
+  }
+}
+
+// Shared-memory staging bytes of a block (a minimal array for plain types).
+template <typename W, bool = kIsPlain<W>>
+struct StageBytes {
+  static constexpr int value = 16;
+};
+template <typename W>
+struct StageBytes<W, false> {
+  static constexpr int value = kWarpsPerBlock * kRowsPerWarp * Staging<W>::kRowStride;
+};
+
+// Whether cols splits into whole 16-byte units (plain types; block rows are whole blocks).
+template <typename W>
+__device__ __forceinline__ bool whole_units(int64_t cols) {
+  if constexpr (kIsPlain<W>) {
+    return cols % Plain<W>::kUnitElems == 0;
+  } else {
+    return true;
+  }
+}
+
+template <typename W>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs a) {
-  using U = typename UnitsOf<W>::type;
-  constexpr int kUnitsPerStep = 32 / U::kLanesPerBlock;
   const uint8_t* __restrict__ w = a.p<const uint8_t>(0);
   const float* __restrict__ x = a.p<const float>(1);
   float* y = a.p<float>(2);
@@ -73,33 +194,33 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs 
   const int64_t rows = a.i64(0), cols = a.i64(1);
   const uint32_t flags = a.u32(2);
   const int64_t row_bytes = cols / W::kBlockElems * W::kBlockBytes;
-  const int64_t units = cols / U::kBlockElems;
-  const int wpr = warps_per_row(units, kUnitsPerStep);
+  const int wpr = warps_per_row(row_items<W>(cols));
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int part = warp % wpr;
   const int64_t row0 = (int64_t(blockIdx.x) * (kWarpsPerBlock / wpr) + warp / wpr) * kRowsPerWarp;
 
-  // 16-byte units need 16-byte aligned rows and x; otherwise decode element by element.
-  const bool aligned = ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(x)) & 15) == 0 &&
-                       (row_bytes & 15) == 0 && cols % U::kBlockElems == 0;
+  __shared__ __align__(16) uint8_t stage[StageBytes<W>::value];
+  __shared__ float partial[kWarpsPerBlock][kRowsPerWarp];
+
   float acc[kRowsPerWarp];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = 0.0f;
   const uint8_t* rowp[kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
+    acc[r] = 0.0f;
     const int64_t row = row0 + r < rows ? row0 + r : rows - 1;  // clamped rows are not written
     rowp[r] = w + row * row_bytes;
   }
+
+  // The 16-byte paths need 16-byte aligned rows and x; otherwise decode element by element.
+  const bool aligned =
+      ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(x)) & 15) == 0 &&
+      (row_bytes & 15) == 0 && whole_units<W>(cols);
   if (aligned) {
-    const int sub = lane % U::kLanesPerBlock;
-    const int64_t stride = int64_t(wpr) * kUnitsPerStep;
-#pragma unroll 2
-    for (int64_t u = int64_t(part) * kUnitsPerStep + lane / U::kLanesPerBlock; u < units;
-         u += stride) {
-      const float* xu = x + u * U::kBlockElems;
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += U::dot(rowp[r] + u * U::kBlockBytes, sub, xu);
+    if constexpr (kIsPlain<W>) {
+      plain_rows<W>(rowp, x, cols, part, wpr, lane, acc);
+    } else {
+      block_rows<W>(rowp, x, cols, part, wpr, lane,
+                    stage + warp * kRowsPerWarp * Staging<W>::kRowStride, acc);
     }
   } else {
     for (int64_t c = int64_t(part) * 32 + lane; c < cols; c += int64_t(wpr) * 32) {
@@ -109,7 +230,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs 
     }
   }
 
-  __shared__ float partial[kWarpsPerBlock][kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const float s = warp_sum(acc[r]);
@@ -128,9 +248,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs 
 
 template <typename W>
 Launch matvec_launch(const KernelArgs& a) {
-  using U = typename UnitsOf<W>::type;
   const int64_t rows = a.i64(0), cols = a.i64(1);
-  const int wpr = warps_per_row(cols / U::kBlockElems, 32 / U::kLanesPerBlock);
+  const int wpr = warps_per_row(row_items<W>(cols));
   const int64_t rows_per_block = int64_t(kWarpsPerBlock / wpr) * kRowsPerWarp;
   Launch l;
   l.block = {kWarpsPerBlock * 32, 1, 1};
@@ -144,7 +263,8 @@ void append_matvec_kernels(std::vector<CudaKernelEntry>& t) {
   for_each_weight_type([&](auto tag) {
     using W = decltype(tag);
     static const std::string name = std::string("matvec.") + W::kName;
-    t.push_back({name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>), &matvec_launch<W>});
+    t.push_back(
+        {name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>), &matvec_launch<W>});
   });
 }
 

@@ -9,6 +9,7 @@ namespace {
 
 constexpr int kSampleThreads = 1024;
 constexpr int kCand = kMaxSampleCandidates;
+constexpr int kArgmaxBatch = 8;
 
 // Larger float gives larger key; NaN maps to the smallest key.
 __device__ __forceinline__ uint32_t order_key(float f) {
@@ -27,14 +28,26 @@ __device__ void block_argmax(const float* logits, int vocab, float* s_v, int* s_
   const bool vec = (reinterpret_cast<uintptr_t>(logits) & 15) == 0;
   const int nvec = vec ? vocab / 4 : 0;
   const float4* l4 = reinterpret_cast<const float4*>(logits);
-#pragma unroll 4
-  for (int v = threadIdx.x; v < nvec; v += kSampleThreads) {
-    const float4 x = __ldg(l4 + v);
-    const int i = 4 * v;
-    if (better(x.x, i, bv, bi)) bv = x.x, bi = i;
-    if (better(x.y, i + 1, bv, bi)) bv = x.y, bi = i + 1;
-    if (better(x.z, i + 2, bv, bi)) bv = x.z, bi = i + 2;
-    if (better(x.w, i + 3, bv, bi)) bv = x.w, bi = i + 3;
+  // One block pulls the whole vocabulary, so its bandwidth is bytes in flight over latency:
+  // each thread issues kArgmaxBatch 16-byte loads before comparing any of them.
+  for (int base = threadIdx.x; base < nvec; base += kSampleThreads * kArgmaxBatch) {
+    float4 x[kArgmaxBatch];
+#pragma unroll
+    for (int j = 0; j < kArgmaxBatch; ++j) {
+      const int v = base + j * kSampleThreads;
+      x[j] = v < nvec ? __ldg(l4 + v) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int j = 0; j < kArgmaxBatch; ++j) {
+      const int v = base + j * kSampleThreads;
+      if (v < nvec) {
+        const int i = 4 * v;
+        if (better(x[j].x, i, bv, bi)) bv = x[j].x, bi = i;
+        if (better(x[j].y, i + 1, bv, bi)) bv = x[j].y, bi = i + 1;
+        if (better(x[j].z, i + 2, bv, bi)) bv = x[j].z, bi = i + 2;
+        if (better(x[j].w, i + 3, bv, bi)) bv = x[j].w, bi = i + 3;
+      }
+    }
   }
   for (int i = 4 * nvec + threadIdx.x; i < vocab; i += kSampleThreads) {
     const float x = logits[i];

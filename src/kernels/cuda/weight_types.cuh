@@ -1,6 +1,6 @@
 // Weight types of the forward pass on the device: one tag struct per GGUF type with its block
 // geometry, a per-element decoder (embedding rows, tiled prefill matmul) and a per-lane block
-// dot product used by the quantised matrix-vector kernel.
+// dot product over a block staged in shared memory, used by the matrix-vector kernel.
 #pragma once
 #include "kernels/cuda/common.cuh"
 
@@ -34,28 +34,50 @@ struct WBF16 {
   }
 };
 
-// Block types. In the matvec kernel `kLanesPerBlock` consecutive lanes share one block, lane
-// part p taking kBlockElems / kLanesPerBlock of its elements, so a warp covers 32 / kLanesPerBlock
-// consecutive blocks per step and its x reads are contiguous. dot(b, p, x) returns the part's
-// sum of w[e]·x[e] with b the block in global memory and x its first input element.
-__device__ __forceinline__ uint32_t ldg_u16(const uint8_t* p) {
-  return __ldg(reinterpret_cast<const unsigned short*>(p));
+// Block types. The matvec kernel stages a chunk of a row's blocks in shared memory and
+// `kLanesPerBlock` consecutive lanes then share one block, lane part p taking kBlockElems /
+// kLanesPerBlock of its elements, so a warp covers 32 / kLanesPerBlock consecutive blocks per
+// pass and its x reads are contiguous. load_x(x, p) fetches the part's inputs (x is the block's
+// first input element); dot(b, p, xs) returns the part's sum of w[e]·x[e] with b the block in
+// shared memory. Quants become floats without an integer-to-float conversion (a quarter-rate
+// instruction): the byte goes into the mantissa of 2^23 and one subtraction removes 2^23 and the
+// type's offset, both exactly.
+struct XPart {
+  float4 a, b;
+};
+
+// Byte k of w minus an offset, as a float: 2^23 + byte built by a byte permute, then
+// magic_plus_offset (2^23 + offset) subtracted; exact for every byte value.
+template <int k>
+__device__ __forceinline__ float byte_f(uint32_t w, float magic_plus_offset) {
+  return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7440 + k)) - magic_plus_offset;
 }
-// Four bytes at a 2-byte-aligned address.
-__device__ __forceinline__ uint32_t ldg_u32_a2(const uint8_t* p) {
-  return ldg_u16(p) | (ldg_u16(p + 2) << 16);
+inline constexpr float kMagic = 8388608.0f;  // 2^23
+
+// sum_k (byte_k(w) - offset) · x_k, k = 0..3.
+__device__ __forceinline__ float bytes_dot(uint32_t w, float offset, float4 x) {
+  const float m = kMagic + offset;
+  float s = byte_f<0>(w, m) * x.x;
+  s = fmaf(byte_f<1>(w, m), x.y, s);
+  s = fmaf(byte_f<2>(w, m), x.z, s);
+  return fmaf(byte_f<3>(w, m), x.w, s);
 }
-__device__ __forceinline__ uint32_t ldg_u32(const uint8_t* p) {
-  return __ldg(reinterpret_cast<const unsigned int*>(p));
+__device__ __forceinline__ float sum4(float4 v) {
+  return (v.x + v.y) + (v.z + v.w);
 }
-__device__ __forceinline__ float ldg_half(const uint8_t* p) {
-  return __half2float(__ushort_as_half(static_cast<unsigned short>(ldg_u16(p))));
+
+// Shared-memory reads of block fields.
+__device__ __forceinline__ uint32_t sm_u32(const uint8_t* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
 }
-// Byte k of w as a float, signed or not.
-__device__ __forceinline__ float sbyte(uint32_t w, int k) { return float(int8_t(w >> (8 * k))); }
-__device__ __forceinline__ float ubyte(uint32_t w, int k) { return float((w >> (8 * k)) & 0xffu); }
-__device__ __forceinline__ float dot4(float a, float b, float c, float d, float4 x) {
-  return a * x.x + b * x.y + c * x.z + d * x.w;
+// Four bytes at a 2-byte-aligned address (reads the 4-byte word after p's word too).
+__device__ __forceinline__ uint32_t sm_u32_a2(const uint8_t* p) {
+  const uint32_t odd = uint32_t(reinterpret_cast<uintptr_t>(p)) & 2u;
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(p - odd);  // keeps the address space
+  return __funnelshift_r(w[0], w[1], odd * 8u);
+}
+__device__ __forceinline__ float sm_half(const uint8_t* p) {
+  return __half2float(*reinterpret_cast<const __half*>(p));
 }
 
 struct WQ8_0 {
@@ -65,10 +87,11 @@ struct WQ8_0 {
     const uint8_t* b = row + (c / 32) * kBlockBytes;
     return h2f(b) * float(int8_t(b[2 + c % 32]));
   }
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
-    const uint32_t q = ldg_u32_a2(b + 2 + 4 * p);
-    const float4 xv = load_f4(x + 4 * p);
-    return ldg_half(b) * dot4(sbyte(q, 0), sbyte(q, 1), sbyte(q, 2), sbyte(q, 3), xv);
+  __device__ static XPart load_x(const float* x, int p) { return {load_f4(x + 4 * p), {}}; }
+  // Part p: elements 4p..4p+3. Signed bytes are offset to unsigned by flipping the sign bit.
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
+    const uint32_t q = sm_u32_a2(b + 2 + 4 * p) ^ 0x80808080u;
+    return sm_half(b) * bytes_dot(q, 128.0f, xs.a);
   }
 };
 
@@ -81,15 +104,14 @@ struct WQ4_0 {
     const int v = j < 16 ? (b[2 + j] & 0xf) : (b[2 + j - 16] >> 4);
     return h2f(b) * float(v - 8);
   }
+  __device__ static XPart load_x(const float* x, int p) {
+    return {load_f4(x + 4 * p), load_f4(x + 16 + 4 * p)};
+  }
   // Part p: elements 4p..4p+3 (low nibbles) and 16+4p..16+4p+3 (high nibbles).
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
-    const uint32_t q = ldg_u32_a2(b + 2 + 4 * p);
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
+    const uint32_t q = sm_u32_a2(b + 2 + 4 * p);
     const uint32_t lo = q & 0x0f0f0f0fu, hi = (q >> 4) & 0x0f0f0f0fu;
-    const float4 xl = load_f4(x + 4 * p), xh = load_f4(x + 16 + 4 * p);
-    const float s = dot4(ubyte(lo, 0), ubyte(lo, 1), ubyte(lo, 2), ubyte(lo, 3), xl) +
-                    dot4(ubyte(hi, 0), ubyte(hi, 1), ubyte(hi, 2), ubyte(hi, 3), xh);
-    const float xsum = (xl.x + xl.y) + (xl.z + xl.w) + (xh.x + xh.y) + (xh.z + xh.w);
-    return ldg_half(b) * (s - 8.0f * xsum);
+    return sm_half(b) * (bytes_dot(lo, 8.0f, xs.a) + bytes_dot(hi, 8.0f, xs.b));
   }
 };
 
@@ -102,17 +124,22 @@ struct WQ4_1 {
     const int v = j < 16 ? (b[4 + j] & 0xf) : (b[4 + j - 16] >> 4);
     return h2f(b) * float(v) + h2f(b + 2);
   }
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
-    const uint32_t q = ldg_u32(b + 4 + 4 * p);
+  __device__ static XPart load_x(const float* x, int p) {
+    return {load_f4(x + 4 * p), load_f4(x + 16 + 4 * p)};
+  }
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
+    const uint32_t q = sm_u32(b + 4 + 4 * p);
     const uint32_t lo = q & 0x0f0f0f0fu, hi = (q >> 4) & 0x0f0f0f0fu;
-    const float4 xl = load_f4(x + 4 * p), xh = load_f4(x + 16 + 4 * p);
-    const float s = dot4(ubyte(lo, 0), ubyte(lo, 1), ubyte(lo, 2), ubyte(lo, 3), xl) +
-                    dot4(ubyte(hi, 0), ubyte(hi, 1), ubyte(hi, 2), ubyte(hi, 3), xh);
-    const float xsum = (xl.x + xl.y) + (xl.z + xl.w) + (xh.x + xh.y) + (xh.z + xh.w);
-    const uint32_t dm = ldg_u32(b);
-    return lo_half_f(dm) * s + hi_half_f(dm) * xsum;
+    const float s = bytes_dot(lo, 0.0f, xs.a) + bytes_dot(hi, 0.0f, xs.b);
+    const uint32_t dm = sm_u32(b);
+    return lo_half_f(dm) * s + hi_half_f(dm) * (sum4(xs.a) + sum4(xs.b));
   }
 };
+
+// Spreads 4 bits (bit i of h) into bit 4 of byte i.
+__device__ __forceinline__ uint32_t spread4_to_bit4(uint32_t h) {
+  return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+}
 
 struct WQ5_0 {
   static constexpr const char* kName = "q5_0";
@@ -120,25 +147,21 @@ struct WQ5_0 {
   __device__ static float element(const uint8_t* row, int c) {
     const uint8_t* b = row + (c / 32) * kBlockBytes;
     const int j = c % 32;
-    const uint32_t qh = uint32_t(b[2]) | (uint32_t(b[3]) << 8) | (uint32_t(b[4]) << 16) |
-                        (uint32_t(b[5]) << 24);
+    const uint32_t qh =
+        uint32_t(b[2]) | (uint32_t(b[3]) << 8) | (uint32_t(b[4]) << 16) | (uint32_t(b[5]) << 24);
     const int lowbits = j < 16 ? (b[6 + j] & 0xf) : (b[6 + j - 16] >> 4);
     const int v = lowbits | int(((qh >> j) & 1u) << 4);
     return h2f(b) * float(v - 16);
   }
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
-    const uint32_t q = ldg_u32_a2(b + 6 + 4 * p);
-    const uint32_t qh = ldg_u32_a2(b + 2);
-    const uint32_t hl = qh >> (4 * p), hh = qh >> (16 + 4 * p);
-    // Spread 4 high bits into bit 4 of each byte.
-    const uint32_t hlb = ((hl & 1u) << 4) | ((hl & 2u) << 11) | ((hl & 4u) << 18) | ((hl & 8u) << 25);
-    const uint32_t hhb = ((hh & 1u) << 4) | ((hh & 2u) << 11) | ((hh & 4u) << 18) | ((hh & 8u) << 25);
-    const uint32_t lo = (q & 0x0f0f0f0fu) | hlb, hi = ((q >> 4) & 0x0f0f0f0fu) | hhb;
-    const float4 xl = load_f4(x + 4 * p), xh = load_f4(x + 16 + 4 * p);
-    const float s = dot4(ubyte(lo, 0), ubyte(lo, 1), ubyte(lo, 2), ubyte(lo, 3), xl) +
-                    dot4(ubyte(hi, 0), ubyte(hi, 1), ubyte(hi, 2), ubyte(hi, 3), xh);
-    const float xsum = (xl.x + xl.y) + (xl.z + xl.w) + (xh.x + xh.y) + (xh.z + xh.w);
-    return ldg_half(b) * (s - 16.0f * xsum);
+  __device__ static XPart load_x(const float* x, int p) {
+    return {load_f4(x + 4 * p), load_f4(x + 16 + 4 * p)};
+  }
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
+    const uint32_t q = sm_u32_a2(b + 6 + 4 * p);
+    const uint32_t qh = sm_u32_a2(b + 2);
+    const uint32_t lo = (q & 0x0f0f0f0fu) | spread4_to_bit4(qh >> (4 * p));
+    const uint32_t hi = ((q >> 4) & 0x0f0f0f0fu) | spread4_to_bit4(qh >> (16 + 4 * p));
+    return sm_half(b) * (bytes_dot(lo, 16.0f, xs.a) + bytes_dot(hi, 16.0f, xs.b));
   }
 };
 
@@ -148,15 +171,19 @@ __device__ __forceinline__ void k4_scale_min(const uint8_t* b, int s, float* dsc
   const uint8_t* sc = b + 4;
   int scale, mn;
   if (s < 4) {
-    scale = __ldg(sc + s) & 63;
-    mn = __ldg(sc + s + 4) & 63;
+    scale = sc[s] & 63;
+    mn = sc[s + 4] & 63;
   } else {
-    scale = (__ldg(sc + s + 4) & 0xf) | ((__ldg(sc + s - 4) >> 6) << 4);
-    mn = (__ldg(sc + s + 4) >> 4) | ((__ldg(sc + s) >> 6) << 4);
+    scale = (sc[s + 4] & 0xf) | ((sc[s - 4] >> 6) << 4);
+    mn = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
   }
-  const uint32_t dm = ldg_u32(b);
+  const uint32_t dm = sm_u32(b);
   *dscale = lo_half_f(dm) * float(scale);
   *dmin = hi_half_f(dm) * float(mn);
+}
+
+__device__ __forceinline__ XPart load_x8(const float* x) {
+  return {load_f4(x), load_f4(x + 4)};
 }
 
 struct WQ4_K {
@@ -171,18 +198,16 @@ struct WQ4_K {
     const int v = (s & 1) ? (byte >> 4) : (byte & 0xf);
     return h2f(b) * float(sc) * float(v) - h2f(b + 2) * float(m);
   }
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
+  __device__ static XPart load_x(const float* x, int p) { return load_x8(x + 8 * p); }
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
     const int s = p / 4, l0 = 8 * (p % 4);
-    const uint2 qq = __ldg(reinterpret_cast<const uint2*>(b + 16 + 32 * (s / 2) + l0));
+    const uint2 qq = *reinterpret_cast<const uint2*>(b + 16 + 32 * (s / 2) + l0);
     const int shift = (s & 1) * 4;
     const uint32_t q0 = (qq.x >> shift) & 0x0f0f0f0fu, q1 = (qq.y >> shift) & 0x0f0f0f0fu;
-    const float4 x0 = load_f4(x + 32 * s + l0), x1 = load_f4(x + 32 * s + l0 + 4);
-    const float acc = dot4(ubyte(q0, 0), ubyte(q0, 1), ubyte(q0, 2), ubyte(q0, 3), x0) +
-                      dot4(ubyte(q1, 0), ubyte(q1, 1), ubyte(q1, 2), ubyte(q1, 3), x1);
-    const float xsum = (x0.x + x0.y) + (x0.z + x0.w) + (x1.x + x1.y) + (x1.z + x1.w);
+    const float acc = bytes_dot(q0, 0.0f, xs.a) + bytes_dot(q1, 0.0f, xs.b);
     float dscale, dmin;
     k4_scale_min(b, s, &dscale, &dmin);
-    return dscale * acc - dmin * xsum;
+    return dscale * acc - dmin * (sum4(xs.a) + sum4(xs.b));
   }
 };
 
@@ -199,20 +224,18 @@ struct WQ5_K {
     v += ((b[16 + l] >> s) & 1) << 4;
     return h2f(b) * float(sc) * float(v) - h2f(b + 2) * float(m);
   }
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
+  __device__ static XPart load_x(const float* x, int p) { return load_x8(x + 8 * p); }
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
     const int s = p / 4, l0 = 8 * (p % 4);
-    const uint2 qq = __ldg(reinterpret_cast<const uint2*>(b + 48 + 32 * (s / 2) + l0));
-    const uint2 hh = __ldg(reinterpret_cast<const uint2*>(b + 16 + l0));
+    const uint2 qq = *reinterpret_cast<const uint2*>(b + 48 + 32 * (s / 2) + l0);
+    const uint2 hh = *reinterpret_cast<const uint2*>(b + 16 + l0);
     const int shift = (s & 1) * 4;
     const uint32_t q0 = ((qq.x >> shift) & 0x0f0f0f0fu) | (((hh.x >> s) & 0x01010101u) << 4);
     const uint32_t q1 = ((qq.y >> shift) & 0x0f0f0f0fu) | (((hh.y >> s) & 0x01010101u) << 4);
-    const float4 x0 = load_f4(x + 32 * s + l0), x1 = load_f4(x + 32 * s + l0 + 4);
-    const float acc = dot4(ubyte(q0, 0), ubyte(q0, 1), ubyte(q0, 2), ubyte(q0, 3), x0) +
-                      dot4(ubyte(q1, 0), ubyte(q1, 1), ubyte(q1, 2), ubyte(q1, 3), x1);
-    const float xsum = (x0.x + x0.y) + (x0.z + x0.w) + (x1.x + x1.y) + (x1.z + x1.w);
+    const float acc = bytes_dot(q0, 0.0f, xs.a) + bytes_dot(q1, 0.0f, xs.b);
     float dscale, dmin;
     k4_scale_min(b, s, &dscale, &dmin);
-    return dscale * acc - dmin * xsum;
+    return dscale * acc - dmin * (sum4(xs.a) + sum4(xs.b));
   }
 };
 
@@ -231,23 +254,20 @@ struct WQ6_K {
     const int sc = int8_t(b[192 + 8 * h + 2 * t + l / 16]);
     return h2f(b + 208) * float(sc) * float((lo | (hi << 4)) - 32);
   }
-  // Part p in [0, 32): elements 8p .. 8p+7 (one scale).
-  __device__ static float dot(const uint8_t* b, int p, const float* x) {
+  __device__ static XPart load_x(const float* x, int p) { return load_x8(x + 8 * p); }
+  // Part p in [0, 32): elements 8p .. 8p+7 (one scale). Blocks are 2-byte aligned.
+  __device__ static float dot(const uint8_t* b, int p, const XPart& xs) {
     const int h = p / 16, t = (p % 16) / 4, l0 = 8 * (p % 4);
     const uint8_t* ql = b + 64 * h + 32 * (t & 1) + l0;
     const uint8_t* qh = b + 128 + 32 * h + l0;
     const int lshift = t < 2 ? 0 : 4, hshift = 2 * t;
-    const uint32_t l_0 = (ldg_u32_a2(ql) >> lshift) & 0x0f0f0f0fu;
-    const uint32_t l_1 = (ldg_u32_a2(ql + 4) >> lshift) & 0x0f0f0f0fu;
-    const uint32_t h_0 = ((ldg_u32_a2(qh) >> hshift) & 0x03030303u) << 4;
-    const uint32_t h_1 = ((ldg_u32_a2(qh + 4) >> hshift) & 0x03030303u) << 4;
-    const uint32_t q0 = l_0 | h_0, q1 = l_1 | h_1;
-    const float4 x0 = load_f4(x + 8 * p), x1 = load_f4(x + 8 * p + 4);
-    const float acc = dot4(ubyte(q0, 0), ubyte(q0, 1), ubyte(q0, 2), ubyte(q0, 3), x0) +
-                      dot4(ubyte(q1, 0), ubyte(q1, 1), ubyte(q1, 2), ubyte(q1, 3), x1);
-    const float xsum = (x0.x + x0.y) + (x0.z + x0.w) + (x1.x + x1.y) + (x1.z + x1.w);
-    const int sc = int8_t(__ldg(b + 192 + 8 * h + 2 * t + l0 / 16));
-    return ldg_half(b + 208) * float(sc) * (acc - 32.0f * xsum);
+    const uint32_t l_0 = (sm_u32_a2(ql) >> lshift) & 0x0f0f0f0fu;
+    const uint32_t l_1 = (sm_u32_a2(ql + 4) >> lshift) & 0x0f0f0f0fu;
+    const uint32_t h_0 = ((sm_u32_a2(qh) >> hshift) & 0x03030303u) << 4;
+    const uint32_t h_1 = ((sm_u32_a2(qh + 4) >> hshift) & 0x03030303u) << 4;
+    const float acc = bytes_dot(l_0 | h_0, 32.0f, xs.a) + bytes_dot(l_1 | h_1, 32.0f, xs.b);
+    const int sc = int8_t(b[192 + 8 * h + 2 * t + l0 / 16]);
+    return sm_half(b + 208) * float(sc) * acc;
   }
 };
 
