@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # One command for the GPU machine: builds Release with CUDA into build-gpu/, runs every test
 # (GPU tests included), bench/runtime_costs, and whichever of bench/cuda_kernels and
-# bench/decode exist. Logs and JSON go under ${OUT:-./gpu-out}. Keeps going when a part fails,
-# prints a summary table last, exits non-zero if any part failed. Whole run: under 9 minutes.
+# bench/decode exist. Logs and JSON go under ./gpu-out; when $OUT is set (the device tool, which
+# brings back at most 8 files) they are also packed into $OUT/gpu-check.tgz beside summary.txt.
+# Keeps going when a part fails, prints a summary table last, exits non-zero if any part failed.
+# Whole run: under 9 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-out=${OUT:-$root/gpu-out}
+out=$root/gpu-out
+rm -rf "$out"
 mkdir -p "$out"
 jobs=$(nproc)
 start=$(date +%s)
-deadline=$((start + 520))  # seconds; leaves margin under 9 minutes
+deadline=$((start + 560))  # seconds; leaves margin under 9 minutes
 
 names=()
 results=()
@@ -69,7 +72,7 @@ fi
 
 # Each test in its own process (CUDA faults end a process's context); parallel processes
 # share the GPU.
-step "ctest" 170 "$out/ctest.log" \
+step "ctest" 240 "$out/ctest.log" \
   ctest --test-dir build-gpu --output-on-failure -j 8 --timeout 120
 
 step "runtime_costs" 90 "$out/runtime_costs.log" \
@@ -109,4 +112,8 @@ fi
   done
   echo "total $(($(date +%s) - start)) s; logs and JSON in $out"
 } | tee "$out/summary.txt"
+if [[ -n "${OUT:-}" ]]; then
+  tar czf "$OUT/gpu-check.tgz" -C "$out" .
+  cp "$out/summary.txt" "$OUT/summary.txt"
+fi
 exit $failed

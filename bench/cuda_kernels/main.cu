@@ -252,8 +252,8 @@ void check_matmul() {
         ref[tt * rows + r] = acc;
       }
     }
-    // f16/bf16 weights run through cuBLAS with X rounded to the weight's 16-bit type.
-    const double tol = t.name == "bf16" ? 1e-2 : t.name == "f16" ? 2e-3 : 2e-5;
+    // f16/bf16 go through a high/low split of X: close to f32, limited by the low part's rounding.
+    const double tol = t.name == "bf16" ? 1e-4 : t.name == "f16" ? 2e-5 : 2e-5;
     check_close("matmul." + t.name, "96x512 T=37 bias+acc", y, ref, tol);
     for (Buf* b : {&dw, &dx, &db, &dy}) CK(cudaFree(b->p));
   }

@@ -1,6 +1,7 @@
 #include "cuda/cuda_backend.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 
 #include "core/residency_state.hpp"
@@ -224,6 +225,11 @@ void CudaBackend::apply_residency(const ResidencyState& state) {
 }  // namespace cuda
 
 std::shared_ptr<Backend> make_cuda_backend(int ordinal, std::string* why_not) {
+  // Lazy module loading loads a kernel's module at its first launch and synchronises the
+  // context to do so: with a stream already blocked on a fence that this very kernel is to
+  // signal, that deadlocks. Load every module when the context is created instead (a user's
+  // explicit setting wins).
+  setenv("CUDA_MODULE_LOADING", "EAGER", /*overwrite=*/0);
   return cuda::CudaBackend::open(ordinal, why_not);
 }
 

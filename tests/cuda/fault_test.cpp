@@ -34,7 +34,7 @@ void fault_surfaces_naming_label(const char* kernel, const char* label) {
   }
   auto enc = dev.command_encoder();
   enc.set_label(label);
-  enc.dispatch(kernel, {}, {});
+  enc.dispatch(kernel, {}, {1});  // "fail" traps only when asked (s0 != 0)
   expect_error([&] { enc.commit_and_wait(std::chrono::seconds(30)); }, sf::ErrorCode::KernelFault,
                std::string("'") + label + "'");
   EXPECT_TRUE(dev.lost());

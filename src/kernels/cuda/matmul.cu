@@ -1,8 +1,8 @@
 // "matmul.<wt>" (prefill): Y[t, r] = sum_c W[r, c]·X[t, c] (+ bias) (+ Y_old).
 // f32/f16/bf16 go through cuBLAS as enqueue functions: f32 directly (SGEMM, full f32), f16/bf16
-// after converting X to the weight's 16-bit type in a scratch buffer (cuBLAS needs matching A/B
-// types), accumulating in f32. Block-quantised types use a tiled kernel that decodes weight tiles
-// into shared memory.
+// as two GEMMs over a high/low split of X into the weight's 16-bit type (cuBLAS needs matching
+// A/B types; the split keeps about f32 accuracy on the tensor cores), accumulating in f32.
+// Block-quantised types use a tiled kernel that decodes weight tiles into shared memory.
 #include <cublas_v2.h>
 
 #include <string>
@@ -73,10 +73,16 @@ Launch matmul_tiled_launch(const KernelArgs& a) {
 }
 
 // ---- cuBLAS path ----
-__global__ void to_half_kernel(const float* x, uint16_t* out, int64_t n, bool bf16) {
+// Splits f32 X into a 16-bit high part and the 16-bit rounding of what it left out, so two
+// tensor-core GEMMs (W·hi + W·lo) keep about f32 accuracy instead of 16-bit rounding of X.
+__global__ void split_half_kernel(const float* x, uint16_t* hi, uint16_t* lo, int64_t n, bool bf16) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    out[i] = bf16 ? quant::float_to_bf16(x[i]) : quant::float_to_half(x[i]);
+    const float v = x[i];
+    const uint16_t h = bf16 ? quant::float_to_bf16(v) : quant::float_to_half(v);
+    const float rest = v - (bf16 ? quant::bf16_to_float(h) : quant::half_to_float(h));
+    hi[i] = h;
+    lo[i] = bf16 ? quant::float_to_bf16(rest) : quant::float_to_half(rest);
   }
 }
 
@@ -188,14 +194,19 @@ void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
     constexpr bool kBf16 = W::kName[1] == 'f';
     const cudaDataType_t type = kBf16 ? CUDA_R_16BF : CUDA_R_16F;
     const int64_t n = T * cols;
-    auto* xh = static_cast<uint16_t*>(ctx.scratch(size_t(n) * 2));
-    to_half_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
-                     stream>>>(a.p<const float>(1), xh, n, kBf16);
+    auto* xh = static_cast<uint16_t*>(ctx.scratch(size_t(n) * 4));
+    uint16_t* xl = xh + n;
+    split_half_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
+                        stream>>>(a.p<const float>(1), xh, xl, n, kBf16);
     check_cuda(cudaGetLastError(), "X conversion launch");
-    check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(T), int(cols), &alpha,
-                              a.p<const void>(0), type, int(cols), xh, type, int(cols), &beta, y,
-                              CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                 "cublasGemmEx");
+    const float one = 1.0f;
+    for (int part = 0; part < 2; ++part) {
+      check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(T), int(cols), &alpha,
+                                a.p<const void>(0), type, int(cols), part == 0 ? xh : xl, type,
+                                int(cols), part == 0 ? &beta : &one, y, CUDA_R_32F, int(rows),
+                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmEx");
+    }
   }
   if (flags & kMatFlagBias) {
     const int64_t n = T * rows;
