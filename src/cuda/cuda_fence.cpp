@@ -54,6 +54,15 @@ void CudaFence::promise(uint64_t value, uint64_t queue_id, uint64_t seq) {
   cv_.notify_all();
 }
 
+void CudaFence::mark_enqueued(uint64_t value) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = promised_.find(value);
+    if (it != promised_.end()) it->second.enqueued = true;
+  }
+  cv_.notify_all();
+}
+
 bool CudaFence::producer_pending(uint64_t value) {
   std::lock_guard<std::mutex> lock(mu_);
   return promised_.lower_bound(value) != promised_.end();
@@ -74,7 +83,7 @@ CudaFence::WaitOutcome CudaFence::encode_wait(cudaStream_t stream, uint64_t queu
     bool other_producer = false;
     for (auto it = promised_.lower_bound(value); it != promised_.end(); ++it) {
       if (it->second.queue_id != queue_id)
-        other_producer = true;
+        other_producer = other_producer || it->second.enqueued;
       else if (it->second.seq < seq)
         return WaitOutcome::Ordered;
     }

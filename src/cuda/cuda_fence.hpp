@@ -3,10 +3,12 @@
 // to directly. Event kind: one recorded event per signalled value; waiters wait on the event
 // of the smallest recorded value at or above theirs.
 //
-// A GPU wait is encoded only once a producer of a high-enough value has been submitted (memop)
-// or recorded (event); until then the waiting queue's submit thread holds the buffer on the
-// host. So no stream ever waits on a value nothing will write, host signals release held
-// buffers at once, and a queue can always shut down.
+// A GPU wait is encoded only once a producer of a high-enough value has been enqueued on its
+// stream (memop) or recorded (event); until then the waiting queue's submit thread holds the
+// buffer on the host. So no stream ever waits on a value nothing will write, streams never wait
+// on each other in a cycle (buffers committed in an order FIFO queues cannot run time out on the
+// host instead of deadlocking the GPU), host signals release held buffers at once, and a queue
+// can always shut down.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -37,6 +39,10 @@ class CudaFence final : public BackendFence {
 
   // Called at commit, in commit order: buffer `seq` of queue `queue_id` will signal `value`.
   void promise(uint64_t value, uint64_t queue_id, uint64_t seq);
+  // Called once the producer of `value` has been enqueued on its stream (memop kind). Waits on
+  // other queues are encoded on the GPU only after this, so every GPU wait points at work that
+  // is already enqueued and the streams can never wait on each other in a cycle.
+  void mark_enqueued(uint64_t value);
 
   enum class WaitOutcome {
     Satisfied,  // the host already saw the value: nothing to encode
@@ -73,6 +79,7 @@ class CudaFence final : public BackendFence {
   std::condition_variable cv_;
   struct Producer {
     uint64_t queue_id, seq;
+    bool enqueued = false;
   };
   std::map<uint64_t, Producer> promised_;     // value -> the buffer that signals it
   std::map<uint64_t, cudaEvent_t> recorded_;  // event kind: value -> its event

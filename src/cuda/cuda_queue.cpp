@@ -312,6 +312,8 @@ void CudaQueue::append_signals_and_marker(CommandBuffer& cb, Inflight& f) {
     op.writeValue.flags = CU_STREAM_WRITE_VALUE_DEFAULT;
   }
   flush();
+  for (const FenceOp& s : cb.signals)
+    if (CudaFence* cf = cuda_fence(s); cf && cf->kind() == FenceKind::Memop) cf->mark_enqueued(s.value);
   f.done = backend_->sync_events().acquire();
   check(cudaEventRecord(f.done, stream_), "cudaEventRecord (completion)");
 }

@@ -45,7 +45,9 @@ TEST_P(CudaFenceKinds, CrossQueueChainCommittedConsumersFirst) {
     enc.dispatch("add_f32", {sf::reads(x), sf::reads(dinc), sf::writes(x)}, {uint64_t(n)});
     enc.signal(fence, k + 1);
   }
-  for (int k = kStages - 1; k >= 0; --k) stages[k].commit();
+  // Every consumer on the odd queue is committed before any producer on the even queue.
+  for (int k = 1; k < kStages; k += 2) stages[k].commit();
+  for (int k = 0; k < kStages; k += 2) stages[k].commit();
   stages.back().wait(std::chrono::seconds(30));
   EXPECT_EQ(fence.completed_value(), uint64_t(kStages));
   const auto got = x.to_vector<float>();
@@ -53,6 +55,31 @@ TEST_P(CudaFenceKinds, CrossQueueChainCommittedConsumersFirst) {
     float ref = x0[i];
     for (int k = 0; k < kStages; ++k) ref += inc[i];  // the same float additions, in order
     ASSERT_EQ(got[i], ref) << "index " << i;
+  }
+}
+
+// Committing a cross-queue chain in reverse asks two FIFO queues for an order they cannot run
+// (each queue's head waits for work behind the other's head). The runtime must not turn that into
+// a GPU deadlock: the wait times out on the host, and tearing the device down does not hang.
+TEST_P(CudaFenceKinds, ImpossibleOrderTimesOutInsteadOfHanging) {
+  auto fence = dev().new_fence("cycle");
+  auto x = upload_f32(dev(), random_floats(1024, 9));
+  sf::Queue queues[2] = {dev().new_queue("even"), dev().new_queue("odd")};
+  std::vector<sf::CommandEncoder> stages;
+  for (int k = 0; k < 6; ++k) {
+    stages.push_back(dev().command_encoder(queues[k % 2]));
+    auto& enc = stages.back();
+    enc.set_label("stage." + std::to_string(k));
+    if (k > 0) enc.wait_for(fence, k);
+    enc.dispatch("add_f32", {sf::reads(x), sf::reads(x), sf::writes(x)}, {uint64_t(1024)});
+    enc.signal(fence, k + 1);
+  }
+  for (int k = 5; k >= 0; --k) stages[k].commit();
+  try {
+    stages.back().wait(std::chrono::milliseconds(500));
+    FAIL() << "an order FIFO queues cannot run completed";
+  } catch (const sf::Error& e) {
+    EXPECT_EQ(e.code(), sf::ErrorCode::Timeout) << e.what();
   }
 }
 
