@@ -554,7 +554,8 @@ void check_sample() {
   };
   const std::vector<Cfg> cfgs = {{128256, 0, 0, 1, true},    {1000, 0.8f, 40, 0.9f, false},
                                  {1000, 1.0f, 0, 0.95f, true}, {128256, 0.7f, 0, 1.0f, false},
-                                 {5000, 1.3f, 2000, 0.5f, true}, {300, 0.5f, 7, 1.0f, true}};
+                                 {5000, 1.3f, 2000, 0.5f, true}, {300, 0.5f, 7, 1.0f, true},
+                                 {50001, 0, 0, 1, true},      {77, 0, 0, 1, false}};
   int idx = 0;
   for (const Cfg& c : cfgs) {
     for (int trial = 0; trial < 4; ++trial) {
@@ -753,7 +754,15 @@ void time_attention() {
       launch("attn.merge", m.a);
     });
     const double bytes = 2.0 * ctx * kvh * hd * 2 + heads * hd * 4.0 * 2;
-    add_timing("attn.split+merge", "ctx " + std::to_string(ctx) + " h32 kv8 hd128 sp32", us, bytes, 0);
+    const std::string shape = "ctx " + std::to_string(ctx) + " h32 kv8 hd128 sp32";
+    add_timing("attn.split+merge", shape + " single", us, bytes, 0);
+    const double graph_us = time_graph_per_launch(
+        [&](int i, cudaStream_t s) {
+          launch("attn.split", split_args[i % copies], s);
+          launch("attn.merge", m.a, s);
+        },
+        copies);
+    add_timing("attn.split+merge", shape + " graph x20", graph_us, bytes, 0);
     CK(cudaFree(dp.p));
   }
   for (int i = 0; i < copies; ++i) {
@@ -771,8 +780,11 @@ void time_sample() {
     Args a;
     a.bind(dl).bind(dt).bind(ds).bind(dh).s(vocab).s(temp).s(40).s(0.95f).s(16);
     const double us = time_median([&](int) { launch("sample", a.a); });
-    add_timing("sample", std::string(temp > 0 ? "top-k 40 top-p .95" : "greedy") + " V128256", us,
-               vocab * 4.0, 0);
+    const std::string shape = std::string(temp > 0 ? "top-k 40 top-p .95" : "greedy") + " V128256";
+    add_timing("sample", shape + " single", us, vocab * 4.0, 0);
+    const double graph_us =
+        time_graph_per_launch([&](int, cudaStream_t s) { launch("sample", a.a, s); }, 1);
+    add_timing("sample", shape + " graph x20", graph_us, vocab * 4.0, 0);
   }
   for (Buf* b : {&dl, &dt, &ds, &dh}) CK(cudaFree(b->p));
 }

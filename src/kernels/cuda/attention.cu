@@ -184,19 +184,27 @@ Launch attn_split_launch(const KernelArgs& a) {
 }
 
 // out[t, h, d] = sum_s e^(m_s - M) acc_s[d] / sum_s e^(m_s - M) l_s; one block per (h, t).
+// The loops over splits are unrolled so that kMergeUnroll independent loads are in flight (the
+// partials were just written and sit in L2; a serial loop pays one L2 round trip per split).
+constexpr int kMergeUnroll = 8;
+
 __global__ void attn_merge_kernel(KernelArgs a) {
   const float* partial = a.p<const float>(0);
   float* out = a.p<float>(1);
   const int64_t heads = a.i64(1), hd = a.i64(2), splits = a.i64(3);
   const int64_t h = blockIdx.x, t = blockIdx.y;
-  const float* p = partial + (t * heads + h) * splits * (hd + 2);
+  const int64_t row = hd + 2;
+  const float* p = partial + (t * heads + h) * splits * row;
   float mm = kNegInf;
-  for (int64_t s = 0; s < splits; ++s) mm = fmaxf(mm, p[s * (hd + 2) + hd]);
+#pragma unroll kMergeUnroll
+  for (int64_t s = 0; s < splits; ++s) mm = fmaxf(mm, p[s * row + hd]);
   for (int64_t d = threadIdx.x; d < hd; d += blockDim.x) {
     float num = 0.0f, den = 0.0f;
+#pragma unroll kMergeUnroll
     for (int64_t s = 0; s < splits; ++s) {
-      const float* ps = p + s * (hd + 2);
-      const float c = ps[hd] == kNegInf ? 0.0f : expf(ps[hd] - mm);
+      const float* ps = p + s * row;
+      const float ms = ps[hd];
+      const float c = ms == kNegInf ? 0.0f : expf(ms - mm);
       num += c * ps[d];
       den += c * ps[hd + 1];
     }

@@ -5,10 +5,11 @@
 // warps of a block, chosen from the row length only, and their sums are combined in shared
 // memory in a fixed order: deterministic, no atomics, a row's sum independent of the launch.
 //   Plain types (f32/f16/bf16): each lane loads kPlainUnroll 16-byte units per row per step.
-//   Block types: the warp copies a chunk of kChunkElems elements of each of its rows (whole
-//   blocks, a multiple of 16 bytes) into its shared-memory slice with coalesced 16-byte loads,
-//   prefetches the next chunk into registers, and decodes the staged blocks with
-//   kLanesPerBlock lanes per block (weight_types.cuh).
+//   Block types: the grid is one resident wave and each block walks row groups. The warp copies
+//   a chunk (whole blocks, a multiple of 16 bytes) of each of its rows into its shared-memory
+//   slice with coalesced 16-byte loads, prefetches its next chunk (of these rows or of the next
+//   row group) into registers, and decodes the staged blocks with kLanesPerBlock lanes per
+//   block (weight_types.cuh).
 // Rows whose byte length or base is not 16-byte aligned take an element-by-element fallback.
 #include "kernels/cuda/weight_types.cuh"
 
@@ -49,16 +50,19 @@ struct Plain {
   }
 };
 
-// Staging geometry of a block type: a chunk is kChunkElems elements of one row.
+// Staging geometry of a block type: a chunk is kBlocks whole blocks of one row.
 template <typename W>
 struct Staging {
-  static constexpr int kBlocks = kChunkElems / W::kBlockElems;
+  // q8_0: 56 blocks (119 vectors, 4 per lane) instead of 64 (136, 5 per lane) so the prefetch
+  // buffer of two rows fits the register budget of two blocks per SM.
+  static constexpr int kBlocks = W::kBlockBytes == 34 ? 56 : kChunkElems / W::kBlockElems;
   static constexpr int kBytes = kBlocks * W::kBlockBytes;
   static constexpr int kVecs = kBytes / 16;
   static constexpr int kVecsPerLane = (kVecs + 31) / 32;
   static constexpr int kRowStride = kBytes + kStagePad;  // bytes per staged row
   static_assert(kBytes % 16 == 0, "a chunk must be whole 16-byte vectors");
 };
+
 
 // Work items along a row: 16-byte units per step of a warp (plain) or chunks (block types).
 template <typename W>
@@ -67,7 +71,8 @@ SF_HD int64_t row_items(int64_t cols) {
     const int64_t units = cols / Plain<W>::kUnitElems;
     return (units + 32 * kPlainUnroll - 1) / (32 * kPlainUnroll);
   } else {
-    return (cols + kChunkElems - 1) / kChunkElems;
+    constexpr int64_t chunk = int64_t(Staging<W>::kBlocks) * W::kBlockElems;
+    return (cols + chunk - 1) / chunk;
   }
 }
 
@@ -107,20 +112,64 @@ __device__ __forceinline__ void plain_rows(const uint8_t* const (&rowp)[kRowsPer
   }
 }
 
+// Row pointers of row group `group` for the warp-group `wg` of a block (rows past the end are
+// clamped to the last row and never written).
 template <typename W>
-__device__ __forceinline__ void block_rows(const uint8_t* const (&rowp)[kRowsPerWarp],
-                                           const float* __restrict__ x, int64_t cols, int part,
-                                           int wpr, int lane, uint8_t* stage,
-                                           float (&acc)[kRowsPerWarp]) {
+__device__ __forceinline__ void group_rows(const uint8_t* w, int64_t rows, int64_t row_bytes,
+                                           int64_t group, int wg, int rows_per_block,
+                                           const uint8_t* (&rowp)[kRowsPerWarp], int64_t* row0) {
+  *row0 = group * rows_per_block + int64_t(wg) * kRowsPerWarp;
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t row = *row0 + r < rows ? *row0 + r : rows - 1;
+    rowp[r] = w + row * row_bytes;
+  }
+}
+
+// Sums of the warp's rows, combined over the wpr warps of each row in a fixed order and written
+// by the row's first warp. Contains __syncthreads: call from all threads of the block.
+__device__ __forceinline__ void finish_rows(float (&acc)[kRowsPerWarp], int64_t row0,
+                                            int64_t rows, int warp, int part, int wpr, int lane,
+                                            float (&partial)[kWarpsPerBlock][kRowsPerWarp],
+                                            const float* bias, float* y, uint32_t flags) {
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const float s = warp_sum(acc[r]);
+    if (lane == 0) partial[warp][r] = s;
+  }
+  __syncthreads();
+  if (part == 0 && lane < kRowsPerWarp && row0 + lane < rows) {
+    float s = 0.0f;
+    for (int i = 0; i < wpr; ++i) s += partial[warp + i][lane];
+    const int64_t row = row0 + lane;
+    if (flags & kMatFlagBias) s += bias[row];
+    if (flags & kMatFlagAccumulate) s += y[row];
+    y[row] = s;
+  }
+  __syncthreads();  // partial is rewritten by the next row group
+}
+
+// Block types: the block walks row groups blockIdx.x, +gridDim.x, ...; each warp handles the
+// chunks part, part + wpr, ... of its kRowsPerWarp rows. The load of the warp's next chunk (of
+// this row group or of the next) is in flight while the current one is decoded, so the memory
+// system stays busy across row groups instead of idling while a whole SM decodes.
+template <typename W>
+__device__ __forceinline__ void block_type_rows(const uint8_t* w, const float* __restrict__ x,
+                                                int64_t rows, int64_t cols, int warp, int part,
+                                                int wpr, int lane, uint8_t* stage,
+                                                float (&partial)[kWarpsPerBlock][kRowsPerWarp],
+                                                const float* bias, float* y, uint32_t flags) {
   using S = Staging<W>;
   constexpr int kLpb = W::kLanesPerBlock, kBlocksPerPass = 32 / kLpb;
   const int64_t nblocks = cols / W::kBlockElems;
   const int64_t row_bytes = nblocks * W::kBlockBytes;
   const int64_t nchunks = (nblocks + S::kBlocks - 1) / S::kBlocks;
   const int sub = lane % kLpb, lane_block = lane / kLpb;
+  const int wg = warp / wpr, rows_per_block = (kWarpsPerBlock / wpr) * kRowsPerWarp;
+  const int64_t groups = (rows + rows_per_block - 1) / rows_per_block;
 
   uint4 buf[kRowsPerWarp][S::kVecsPerLane];
-  auto fetch = [&](int64_t chunk) {
+  auto fetch = [&](const uint8_t* const (&rp)[kRowsPerWarp], int64_t chunk) {
     const int64_t byte0 = chunk * S::kBytes;
 #pragma unroll
     for (int j = 0; j < S::kVecsPerLane; ++j) {
@@ -128,40 +177,60 @@ __device__ __forceinline__ void block_rows(const uint8_t* const (&rowp)[kRowsPer
       const bool ok = (lane + 32 * j < S::kVecs) && off < row_bytes;
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r) {
-        buf[r][j] = ok ? load_stream_u4(rowp[r] + off) : make_uint4(0, 0, 0, 0);
+        buf[r][j] = ok ? load_stream_u4(rp[r] + off) : make_uint4(0, 0, 0, 0);
       }
     }
   };
 
-  int64_t chunk = part;
-  if (chunk < nchunks) fetch(chunk);
-  for (; chunk < nchunks; chunk += wpr) {
-    __syncwarp();  // the previous chunk's blocks have been decoded
+  const uint8_t* rowp[kRowsPerWarp];
+  int64_t row0;
+  int64_t group = blockIdx.x;
+  if (group < groups) {
+    group_rows<W>(w, rows, row_bytes, group, wg, rows_per_block, rowp, &row0);
+    fetch(rowp, part);  // part < nchunks: wpr never exceeds the chunk count
+  }
+  for (; group < groups; group += gridDim.x) {
+    float acc[kRowsPerWarp];
 #pragma unroll
-    for (int j = 0; j < S::kVecsPerLane; ++j) {
-      if (lane + 32 * j < S::kVecs) {
+    for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = 0.0f;
+    const int64_t cur_row0 = row0;
+    for (int64_t chunk = part; chunk < nchunks; chunk += wpr) {
+      __syncwarp();  // the previous chunk's blocks have been decoded
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) {
-          *reinterpret_cast<uint4*>(stage + r * S::kRowStride + (lane + 32 * j) * 16) = buf[r][j];
+      for (int j = 0; j < S::kVecsPerLane; ++j) {
+        if (lane + 32 * j < S::kVecs) {
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) {
+            *reinterpret_cast<uint4*>(stage + r * S::kRowStride + (lane + 32 * j) * 16) =
+                buf[r][j];
+          }
         }
       }
-    }
-    __syncwarp();
-    if (chunk + wpr < nchunks) fetch(chunk + wpr);  // in flight while this chunk is decoded
+      __syncwarp();
+      // Next load in flight while this chunk is decoded: same rows, else the next row group.
+      if (chunk + wpr < nchunks) {
+        fetch(rowp, chunk + wpr);
+      } else if (group + gridDim.x < groups) {
+        group_rows<W>(w, rows, row_bytes, group + gridDim.x, wg, rows_per_block, rowp, &row0);
+        fetch(rowp, part);
+      }
 
-    const int64_t first_block = chunk * S::kBlocks;
-    const int blocks = int(nblocks - first_block < S::kBlocks ? nblocks - first_block : S::kBlocks);
-    const float* xc = x + first_block * W::kBlockElems;
+      const int64_t first_block = chunk * S::kBlocks;
+      const int blocks =
+          int(nblocks - first_block < S::kBlocks ? nblocks - first_block : S::kBlocks);
+      const float* xc = x + first_block * W::kBlockElems;
 #pragma unroll 4
-    for (int b = lane_block; b < S::kBlocks; b += kBlocksPerPass) {
-      if (b < blocks) {
-        const XPart xs = W::load_x(xc + b * W::kBlockElems, sub);
+      for (int b = lane_block; b < S::kBlocks; b += kBlocksPerPass) {
+        if (b < blocks) {
+          const XPart xs = W::load_x(xc + b * W::kBlockElems, sub);
 #pragma unroll
-        for (int r = 0; r < kRowsPerWarp; ++r) {
-          acc[r] += W::dot(stage + r * S::kRowStride + b * W::kBlockBytes, sub, xs);
+          for (int r = 0; r < kRowsPerWarp; ++r) {
+            acc[r] += W::dot(stage + r * S::kRowStride + b * W::kBlockBytes, sub, xs);
+          }
         }
       }
     }
+    finish_rows(acc, cur_row0, rows, warp, part, wpr, lane, partial, bias, y, flags);
   }
 }
 
@@ -197,53 +266,65 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs 
   const int wpr = warps_per_row(row_items<W>(cols));
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int part = warp % wpr;
-  const int64_t row0 = (int64_t(blockIdx.x) * (kWarpsPerBlock / wpr) + warp / wpr) * kRowsPerWarp;
+  const int rows_per_block = (kWarpsPerBlock / wpr) * kRowsPerWarp;
+  const int64_t groups = (rows + rows_per_block - 1) / rows_per_block;
 
   __shared__ __align__(16) uint8_t stage[StageBytes<W>::value];
   __shared__ float partial[kWarpsPerBlock][kRowsPerWarp];
-
-  float acc[kRowsPerWarp];
-  const uint8_t* rowp[kRowsPerWarp];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    acc[r] = 0.0f;
-    const int64_t row = row0 + r < rows ? row0 + r : rows - 1;  // clamped rows are not written
-    rowp[r] = w + row * row_bytes;
-  }
 
   // The 16-byte paths need 16-byte aligned rows and x; otherwise decode element by element.
   const bool aligned =
       ((reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(x)) & 15) == 0 &&
       (row_bytes & 15) == 0 && whole_units<W>(cols);
-  if (aligned) {
+  if constexpr (!kIsPlain<W>) {
+    if (aligned) {
+      block_type_rows<W>(w, x, rows, cols, warp, part, wpr, lane,
+                         stage + warp * kRowsPerWarp * Staging<W>::kRowStride, partial, bias, y,
+                         flags);
+      return;
+    }
+  }
+  for (int64_t group = blockIdx.x; group < groups; group += gridDim.x) {
+    const uint8_t* rowp[kRowsPerWarp];
+    int64_t row0;
+    group_rows<W>(w, rows, row_bytes, group, warp / wpr, rows_per_block, rowp, &row0);
+    float acc[kRowsPerWarp];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) acc[r] = 0.0f;
+    bool done = false;
     if constexpr (kIsPlain<W>) {
-      plain_rows<W>(rowp, x, cols, part, wpr, lane, acc);
-    } else {
-      block_rows<W>(rowp, x, cols, part, wpr, lane,
-                    stage + warp * kRowsPerWarp * Staging<W>::kRowStride, acc);
+      if (aligned) {
+        plain_rows<W>(rowp, x, cols, part, wpr, lane, acc);
+        done = true;
+      }
     }
-  } else {
-    for (int64_t c = int64_t(part) * 32 + lane; c < cols; c += int64_t(wpr) * 32) {
-      const float xc = x[c];
+    if (!done) {
+      for (int64_t c = int64_t(part) * 32 + lane; c < cols; c += int64_t(wpr) * 32) {
+        const float xc = x[c];
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += W::element(rowp[r], int(c)) * xc;
+        for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += W::element(rowp[r], int(c)) * xc;
+      }
     }
+    finish_rows(acc, row0, rows, warp, part, wpr, lane, partial, bias, y, flags);
   }
+}
 
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    const float s = warp_sum(acc[r]);
-    if (lane == 0) partial[warp][r] = s;
-  }
-  __syncthreads();
-  if (part == 0 && lane < kRowsPerWarp && row0 + lane < rows) {
-    float s = 0.0f;
-    for (int i = 0; i < wpr; ++i) s += partial[warp + i][lane];
-    const int64_t row = row0 + lane;
-    if (flags & kMatFlagBias) s += bias[row];
-    if (flags & kMatFlagAccumulate) s += y[row];
-    y[row] = s;
-  }
+// Blocks of matvec_kernel<W> that fit on one SM at once (device 0's count of SMs times this is
+// the grid cap of block types). Asked once per type; the launch rule runs on the host.
+template <typename W>
+int64_t resident_blocks() {
+  static const int64_t value = [] {
+    int device = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, &matvec_kernel<W>,
+                                                      kWarpsPerBlock * 32, 0) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return int64_t(0);  // unknown: one block per row group
+    }
+    return int64_t(sms) * int64_t(per_sm > 0 ? per_sm : 1);
+  }();
+  return value;
 }
 
 template <typename W>
@@ -251,9 +332,16 @@ Launch matvec_launch(const KernelArgs& a) {
   const int64_t rows = a.i64(0), cols = a.i64(1);
   const int wpr = warps_per_row(row_items<W>(cols));
   const int64_t rows_per_block = int64_t(kWarpsPerBlock / wpr) * kRowsPerWarp;
+  int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+  // Block types: one resident wave; each block walks several row groups with its loads running
+  // ahead of its decode. Plain types decode in registers and keep one block per row group.
+  if constexpr (!kIsPlain<W>) {
+    const int64_t cap = resident_blocks<W>();
+    if (cap > 0 && blocks > cap) blocks = cap;
+  }
   Launch l;
   l.block = {kWarpsPerBlock * 32, 1, 1};
-  l.grid = {ceil_div_u32(rows, rows_per_block), 1, 1};
+  l.grid = {static_cast<uint32_t>(blocks), 1, 1};
   return l;
 }
 

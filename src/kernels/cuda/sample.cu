@@ -1,15 +1,22 @@
-// "sample": greedy argmax (ties to the lowest id) or temperature / top-k / top-p sampling, in one
-// block of 1024 threads. The non-greedy path finds the exact candidate set with a radix select
-// on order-preserving integer keys (ties at the threshold go to the lowest ids), sorts it, and
-// draws with sf_uniform(seed, step).
+// "sample": greedy argmax (ties to the lowest id) or temperature / top-k / top-p sampling.
+// The launch is one cluster of kSampleBlocks blocks of 1024 threads. Greedy: each block takes a
+// contiguous slice of the logits, and block 0 combines the blocks' winners in rank order through
+// distributed shared memory (deterministic, no atomics). Otherwise block 0 alone finds the exact
+// candidate set with a radix select on order-preserving integer keys (ties at the threshold go
+// to the lowest ids), sorts it, and draws with sf_uniform(seed, step).
+#include <cooperative_groups.h>
+
 #include "kernels/cuda/common.cuh"
 
 namespace stagefence::kernels::cuda {
 namespace {
 
+namespace cg = cooperative_groups;
+
 constexpr int kSampleThreads = 1024;
+constexpr int kSampleBlocks = 8;  // one cluster: 8 SMs pull the logits instead of one
 constexpr int kCand = kMaxSampleCandidates;
-constexpr int kArgmaxBatch = 8;
+constexpr int kArgmaxBatch = 4;  // 16-byte loads per thread issued before the first compare
 
 // Larger float gives larger key; NaN maps to the smallest key.
 __device__ __forceinline__ uint32_t order_key(float f) {
@@ -22,25 +29,27 @@ __device__ __forceinline__ bool better(float v, int i, float bv, int bi) {
   return v > bv || (v == bv && i < bi);
 }
 
-__device__ void block_argmax(const float* logits, int vocab, float* s_v, int* s_i, int* out) {
+// (value, id) winner of the block in s_v[0], s_i[0]: the best of the 16-byte vectors
+// [v_begin, v_end) and of the scalar tail elements i = tail_begin + k * tail_stride < vocab.
+// Contains __syncthreads: call from all threads.
+__device__ void block_argmax(const float* logits, int vocab, int v_begin, int v_end,
+                             int tail_begin, int tail_stride, float* s_v, int* s_i) {
   float bv = -__builtin_huge_valf();
   int bi = 0x7fffffff;
-  const bool vec = (reinterpret_cast<uintptr_t>(logits) & 15) == 0;
-  const int nvec = vec ? vocab / 4 : 0;
   const float4* l4 = reinterpret_cast<const float4*>(logits);
-  // One block pulls the whole vocabulary, so its bandwidth is bytes in flight over latency:
-  // each thread issues kArgmaxBatch 16-byte loads before comparing any of them.
-  for (int base = threadIdx.x; base < nvec; base += kSampleThreads * kArgmaxBatch) {
+  // Bandwidth of a few SMs is bytes in flight over latency: every load of a batch is issued
+  // before any compare.
+  for (int base = v_begin + threadIdx.x; base < v_end; base += kSampleThreads * kArgmaxBatch) {
     float4 x[kArgmaxBatch];
 #pragma unroll
     for (int j = 0; j < kArgmaxBatch; ++j) {
       const int v = base + j * kSampleThreads;
-      x[j] = v < nvec ? __ldg(l4 + v) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      x[j] = v < v_end ? __ldg(l4 + v) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
 #pragma unroll
     for (int j = 0; j < kArgmaxBatch; ++j) {
       const int v = base + j * kSampleThreads;
-      if (v < nvec) {
+      if (v < v_end) {
         const int i = 4 * v;
         if (better(x[j].x, i, bv, bi)) bv = x[j].x, bi = i;
         if (better(x[j].y, i + 1, bv, bi)) bv = x[j].y, bi = i + 1;
@@ -49,7 +58,7 @@ __device__ void block_argmax(const float* logits, int vocab, float* s_v, int* s_
       }
     }
   }
-  for (int i = 4 * nvec + threadIdx.x; i < vocab; i += kSampleThreads) {
+  for (int i = tail_begin + threadIdx.x; i < vocab; i += tail_stride) {
     const float x = logits[i];
     if (better(x, i, bv, bi)) bv = x, bi = i;
   }
@@ -59,6 +68,7 @@ __device__ void block_argmax(const float* logits, int vocab, float* s_v, int* s_
     if (better(ov, oi, bv, bi)) bv = ov, bi = oi;
   }
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();  // s_v / s_i may still be read from an earlier use
   if (lane == 0) s_v[warp] = bv, s_i[warp] = bi;
   __syncthreads();
   if (warp == 0) {
@@ -69,9 +79,35 @@ __device__ void block_argmax(const float* logits, int vocab, float* s_v, int* s_
       const int oi = __shfl_xor_sync(kFullMask, bi, o);
       if (better(ov, oi, bv, bi)) bv = ov, bi = oi;
     }
-    if (lane == 0) *out = bi == 0x7fffffff ? 0 : bi;  // all NaN: id 0
   }
   __syncthreads();
+  if (threadIdx.x == 0) s_v[0] = bv, s_i[0] = bi;
+  __syncthreads();
+}
+
+// Greedy over the whole cluster; block 0 leaves the token in *s_token.
+__device__ void cluster_argmax(const float* logits, int vocab, float* s_v, int* s_i,
+                               int* s_token) {
+  cg::cluster_group cluster = cg::this_cluster();
+  const int rank = int(cluster.block_rank());
+  const bool vec = (reinterpret_cast<uintptr_t>(logits) & 15) == 0;
+  const int nvec = vec ? vocab / 4 : 0;
+  const int per_block = (nvec + kSampleBlocks - 1) / kSampleBlocks;
+  const int v_begin = min(nvec, rank * per_block), v_end = min(nvec, v_begin + per_block);
+  block_argmax(logits, vocab, v_begin, v_end, 4 * nvec + rank * kSampleThreads,
+               kSampleThreads * kSampleBlocks, s_v, s_i);
+  cluster.sync();  // every block's winner is in its s_v[0], s_i[0]
+  if (rank == 0 && threadIdx.x == 0) {
+    float bv = s_v[0];
+    int bi = s_i[0];
+    for (int r = 1; r < kSampleBlocks; ++r) {
+      const float ov = *cluster.map_shared_rank(s_v, r);
+      const int oi = *cluster.map_shared_rank(s_i, r);
+      if (better(ov, oi, bv, bi)) bv = ov, bi = oi;
+    }
+    *s_token = bi == 0x7fffffff ? 0 : bi;  // all NaN: id 0
+  }
+  cluster.sync();  // no block exits while block 0 still reads its shared memory
 }
 
 struct SelectShared {
@@ -110,7 +146,8 @@ __device__ uint32_t radix_select(int vocab, uint32_t k, Value value, Take take, 
   return prefix;
 }
 
-__global__ void __launch_bounds__(kSampleThreads) sample_kernel(KernelArgs a) {
+__global__ void __cluster_dims__(kSampleBlocks, 1, 1) __launch_bounds__(kSampleThreads)
+    sample_kernel(KernelArgs a) {
   const float* logits = a.p<const float>(0);
   int32_t* token = a.p<int32_t>(1);
   const uint64_t* state = a.p<const uint64_t>(2);
@@ -130,8 +167,10 @@ __global__ void __launch_bounds__(kSampleThreads) sample_kernel(KernelArgs a) {
   __shared__ uint32_t s_count, s_eq;
 
   if (temperature <= 0.0f) {
-    block_argmax(logits, vocab, s_v, s_i, &s_token);
+    cluster_argmax(logits, vocab, s_v, s_i, &s_token);
+    if (blockIdx.x != 0) return;
   } else {
+    if (blockIdx.x != 0) return;  // the candidate search runs in one block
     int64_t kk = top_k > 0 && top_k < vocab ? top_k : vocab;
     if (kk > kCand) kk = kCand;
     const uint32_t k = uint32_t(kk);
@@ -222,6 +261,7 @@ __global__ void __launch_bounds__(kSampleThreads) sample_kernel(KernelArgs a) {
 
 Launch sample_launch(const KernelArgs&) {
   Launch l;
+  l.grid = {kSampleBlocks, 1, 1};  // one cluster (the cluster shape is compiled in)
   l.block = {kSampleThreads, 1, 1};
   return l;
 }
