@@ -162,23 +162,26 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   r.prefill_ms = now_ms() - prefill_start;
   r.tokens.push_back(read_token());
   if (o.on_token) o.on_token(0, r.tokens.back());
+  const auto stops = [&] { return o.stop_after && o.stop_after(r.tokens.back()); };
+  bool stopped = stops();
 
   // Decode: each step feeds the sampled token back through the device's token buffer.
   const Pass decode = forward_.decode_pass();
   const CounterSnapshot before = counters::snapshot();
   const double wall_start = now_ms(), cpu_start = thread_cpu_us();
-  for (int step = 1; step < o.max_new_tokens; ++step) {
+  for (int step = 1; step < o.max_new_tokens && !stopped; ++step) {
     if (graphs)
       replay_decode(*chain, plan, *graphs);
     else
       run_pass(chain_ptr, encoder_ptr, o.mode, plan, decode, true, sampler, true);
     r.tokens.push_back(read_token());
     if (o.on_token) o.on_token(step, r.tokens.back());
+    stopped = stops();
   }
   const double wall = now_ms() - wall_start, cpu = thread_cpu_us() - cpu_start;
   DecodeFigures& d = r.decode;
   d.total = counters::snapshot() - before;
-  d.steps = o.max_new_tokens - 1;
+  d.steps = int(r.tokens.size()) - 1;
   if (d.steps > 0) {
     const double n = d.steps;
     d.ms_per_token = wall / n;

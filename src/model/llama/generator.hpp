@@ -46,6 +46,9 @@ struct GenerateOptions {
   // Called after each token, step 0 being the prompt's; forward().logits() then holds the
   // logits the token was sampled from.
   std::function<void(int step, int32_t token)> on_token;
+  // Called after on_token; returning true ends the generation with that token (e.g. at the
+  // end of a chat turn). Unset: always max_new_tokens tokens.
+  std::function<bool(int32_t token)> stop_after;
 };
 
 // Decode figures, per decode step (every generated token after the first).
