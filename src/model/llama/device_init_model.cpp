@@ -1,0 +1,126 @@
+// Whole models and KV caches made by the hash initialiser (device_init.hpp).
+#include <map>
+#include <string>
+
+#include "kernels/register.hpp"
+#include "model/llama/device_init.hpp"
+#include "model/llama/stage_plan.hpp"
+#include "stagefence/error.hpp"
+#include "stagefence/kernel.hpp"
+
+namespace stagefence::llama {
+namespace {
+
+// The slot of LlamaWeights that the layout's tensor `spec` fills.
+Weight& weight_slot(LlamaWeights& w, const TensorSpec& spec) {
+  if (spec.layer < 0) {
+    if (spec.role == TensorRole::Embedding || spec.role == TensorRole::TiedEmbedding)
+      return w.token_embd;
+    return spec.role == TensorRole::Output ? w.output : w.output_norm;
+  }
+  static const std::map<std::string, Weight LayerWeights::*> kSlots = {
+      {"attn_norm.weight", &LayerWeights::attn_norm},
+      {"attn_q.weight", &LayerWeights::wq},
+      {"attn_k.weight", &LayerWeights::wk},
+      {"attn_v.weight", &LayerWeights::wv},
+      {"attn_output.weight", &LayerWeights::wo},
+      {"attn_q.bias", &LayerWeights::bq},
+      {"attn_k.bias", &LayerWeights::bk},
+      {"attn_v.bias", &LayerWeights::bv},
+      {"attn_q_norm.weight", &LayerWeights::q_norm},
+      {"attn_k_norm.weight", &LayerWeights::k_norm},
+      {"ffn_norm.weight", &LayerWeights::ffn_norm},
+      {"ffn_gate.weight", &LayerWeights::w_gate},
+      {"ffn_up.weight", &LayerWeights::w_up},
+      {"ffn_down.weight", &LayerWeights::w_down},
+  };
+  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
+  const auto it = kSlots.find(spec.name.substr(prefix.size()));
+  if (spec.name.rfind(prefix, 0) != 0 || it == kSlots.end())
+    raise(ErrorCode::Internal, "hashed_model: no weight slot for " + spec.name);
+  return w.layers[size_t(spec.layer)].*(it->second);
+}
+
+}  // namespace
+
+LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
+                        uint64_t seed) {
+  config.validate();
+  const std::vector<TensorSpec> layout = tensor_layout(config);
+  // Every fill is worked out (and every type checked) before anything is allocated.
+  std::vector<HashFill> fills;
+  for (const TensorSpec& spec : layout) {
+    fills.push_back(weight_fill(spec, types.type_of(spec), seed));
+    dtype_bytes(fills.back().dtype, uint64_t(spec.cols));  // rows must be whole blocks
+  }
+
+  LlamaModel m;
+  m.name = "hashed " + config.architecture;
+  m.config = config;
+  m.weights.layers.resize(size_t(config.layers));
+  CommandEncoder enc = device.command_encoder();
+  enc.set_label("hash init weights");
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const TensorSpec& spec = layout[i];
+    const uint64_t elements = uint64_t(spec.rows) * uint64_t(spec.cols);
+    Weight w{device.alloc(dtype_bytes(fills[i].dtype, elements)), fills[i].dtype, int(spec.rows),
+             int(spec.cols)};
+    record_hash_fill(enc, w.buffer, elements, fills[i]);
+    weight_slot(m.weights, spec) = std::move(w);
+  }
+  enc.commit_and_wait();
+  if (config.tied_output) m.weights.output = m.weights.token_embd;
+  return m;
+}
+
+std::vector<std::pair<Buffer, Buffer>> kv_cache_buffers(Device& device,
+                                                        const LlamaForward& forward) {
+  const LlamaConfig& c = forward.model().config;
+  const StagePlan plan = StagePlan::make(c.layers, 1);
+  kernels::register_forward_kernels();
+  const KernelId kv_store = KernelRegistry::global().id("kv_store");
+  const Pass pass = forward.decode_pass();
+  CommandEncoder recorder = device.command_encoder();
+  std::vector<std::pair<Buffer, Buffer>> caches;
+  for (const Stage& stage : plan.stages) {
+    if (stage.kind != StageKind::Attention) continue;
+    recorder.begin_capture();
+    CaptureGraph graph;
+    try {
+      forward.record_stage(recorder, stage, pass, {});
+    } catch (...) {
+      recorder.end_capture();
+      throw;
+    }
+    graph = recorder.end_capture();
+    std::vector<Buffer> stores;
+    for (const CaptureNode& node : graph.nodes())
+      if (node.kind == CaptureNode::Kind::Dispatch && node.dispatch.kernel == kv_store)
+        stores.push_back(node.dispatch.bindings.at(1).buffer);  // kv_store b1: the cache
+    if (stores.size() != 2)
+      raise(ErrorCode::Internal, "stage " + stage.label + " has " + std::to_string(stores.size()) +
+                                     " kv_store dispatches, expected 2 (K then V)");
+    caches.emplace_back(stores[0], stores[1]);
+  }
+  return caches;
+}
+
+void fill_kv_cache(Device& device, const LlamaForward& forward, int positions, uint64_t seed) {
+  const LlamaConfig& c = forward.model().config;
+  if (positions < 0 || positions > forward.capacity())
+    raise(ErrorCode::InvalidArgument, "fill_kv_cache: " + std::to_string(positions) +
+                                          " positions; the cache holds " +
+                                          std::to_string(forward.capacity()));
+  const std::vector<std::pair<Buffer, Buffer>> caches = kv_cache_buffers(device, forward);
+  CommandEncoder enc = device.command_encoder();
+  enc.set_label("hash init kv cache");
+  for (size_t l = 0; l < caches.size(); ++l) {
+    record_hash_kv_fill(enc, caches[l].first, c.kv_heads, forward.capacity(), c.head_dim, positions,
+                        kv_fill(seed, int(l), false));
+    record_hash_kv_fill(enc, caches[l].second, c.kv_heads, forward.capacity(), c.head_dim,
+                        positions, kv_fill(seed, int(l), true));
+  }
+  enc.commit_and_wait();
+}
+
+}  // namespace stagefence::llama
