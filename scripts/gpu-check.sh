@@ -87,18 +87,29 @@ if [[ -n "$kernels_pid" ]]; then
 fi
 
 if [[ -d bench/decode ]]; then
-  decode_bin=$(find build-gpu/bench/decode -maxdepth 1 -type f -perm -u+x 2>/dev/null | head -n 1)
-  if [[ -n "$decode_bin" ]]; then
-    step "decode" 90 "$out/decode.log" "$decode_bin" --json "$out/decode.json"
+  decode_bin=build-gpu/bench/decode/stagefence_decode_bench
+  if [[ -x "$decode_bin" ]]; then
+    step "decode" 150 "$out/decode.log" "$decode_bin" --json "$out/decode.json"
+    if python3 -c "import torch" 2>/dev/null; then
+      step "torch_decode" 150 "$out/torch_decode.log" \
+        python3 bench/torch_decode.py --bench-json "$out/decode.json" --json "$out/torch_decode.json"
+    fi
+    torch_json=()
+    [[ -f "$out/torch_decode.json" ]] && torch_json=("$out/torch_decode.json")
+    step "compare_decode" 30 "$out/compare_decode.log" \
+      python3 bench/compare_decode.py "$out/decode.json" "${torch_json[@]}"
   else
     names+=("decode")
-    results+=("FAIL (no binary under build-gpu/bench/decode)")
+    results+=("FAIL (no $decode_bin)")
     seconds+=(0)
     failed=1
   fi
 fi
 
 {
+  echo
+  echo "decode comparison:"
+  sed -n '/^dtype/,$p' "$out/compare_decode.log" 2>/dev/null
   echo
   echo "runtime_costs table:"
   sed -n '/^figure/,$p' "$out/runtime_costs.log" 2>/dev/null

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building and testing stagefence needs on a fresh Debian machine (root or sudo).
+# The CUDA toolkit is optional: when nvcc is present the CUDA backend is built as well.
+set -euo pipefail
+pkgs=(cmake ninja-build g++ libgtest-dev libgmock-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
