@@ -314,9 +314,11 @@ def main():
                 side.wait_stream(torch.cuda.current_stream())
                 with torch.cuda.stream(side):
                     for _ in range(3):
+                        dec.reset(start_token, context - 1)  # stay inside the cache
                         dec.step()
                 torch.cuda.current_stream().wait_stream(side)
                 graph = torch.cuda.CUDAGraph()
+                dec.reset(start_token, context - 1)
                 with torch.cuda.graph(graph):
                     dec.step()
                 for _ in range(args.warmup):

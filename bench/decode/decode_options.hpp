@@ -21,6 +21,7 @@ struct DecodeOptions {
   std::string backend = "auto";  // auto | cpu | cuda
   std::string json_path;         // empty: no JSON file
   bool tiny = false;             // a small model instead of the Llama-3-8B shape
+  std::string shape = "llama3-8b";  // llama3-8b | smollm2-135m | tiny
   bool gpu_busy = true;          // the timestamped pass that measures GPU busy time
   uint64_t copy_bytes = 0;       // 0: 1 GiB, or 64 MiB with --tiny
 };
