@@ -2,6 +2,7 @@
 # Builds stagefence (CPU-only, Release), installs it into a temporary prefix, then configures,
 # builds and runs examples/two_stage against the installed CMake package. Exits non-zero on any
 # failure. Usage: scripts/check-install.sh [work-dir]   (default: a fresh temporary directory)
+# With STAGEFENCE_BUILD_DIR set, installs that existing build instead of building a new one.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,10 +13,13 @@ generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 
 echo "== check-install: work dir $work"
-cmake -S "$repo" -B "$work/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DSTAGEFENCE_CUDA=OFF -DSTAGEFENCE_BUILD_TESTS=OFF -DSTAGEFENCE_BUILD_BENCH=OFF
-cmake --build "$work/build" --parallel "$jobs"
-cmake --install "$work/build" --prefix "$work/prefix"
+build="${STAGEFENCE_BUILD_DIR:-$work/build}"
+if [ -z "${STAGEFENCE_BUILD_DIR:-}" ]; then
+  cmake -S "$repo" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DSTAGEFENCE_CUDA=OFF -DSTAGEFENCE_BUILD_TESTS=OFF -DSTAGEFENCE_BUILD_BENCH=OFF
+  cmake --build "$build" --parallel "$jobs"
+fi
+cmake --install "$build" --prefix "$work/prefix"
 
 for f in include/stagefence/stagefence.hpp include/stagefence/trace.hpp \
          lib/cmake/stagefence/stagefenceConfig.cmake lib/cmake/stagefence/stagefenceTargets.cmake; do
