@@ -1,47 +1,14 @@
 // Whole models and KV caches made by the hash initialiser (device_init.hpp).
-#include <map>
 #include <string>
 
 #include "kernels/register.hpp"
 #include "model/llama/device_init.hpp"
 #include "model/llama/stage_plan.hpp"
+#include "model/llama/weights.hpp"
 #include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"
 
 namespace stagefence::llama {
-namespace {
-
-// The slot of LlamaWeights that the layout's tensor `spec` fills.
-Weight& weight_slot(LlamaWeights& w, const TensorSpec& spec) {
-  if (spec.layer < 0) {
-    if (spec.role == TensorRole::Embedding || spec.role == TensorRole::TiedEmbedding)
-      return w.token_embd;
-    return spec.role == TensorRole::Output ? w.output : w.output_norm;
-  }
-  static const std::map<std::string, Weight LayerWeights::*> kSlots = {
-      {"attn_norm.weight", &LayerWeights::attn_norm},
-      {"attn_q.weight", &LayerWeights::wq},
-      {"attn_k.weight", &LayerWeights::wk},
-      {"attn_v.weight", &LayerWeights::wv},
-      {"attn_output.weight", &LayerWeights::wo},
-      {"attn_q.bias", &LayerWeights::bq},
-      {"attn_k.bias", &LayerWeights::bk},
-      {"attn_v.bias", &LayerWeights::bv},
-      {"attn_q_norm.weight", &LayerWeights::q_norm},
-      {"attn_k_norm.weight", &LayerWeights::k_norm},
-      {"ffn_norm.weight", &LayerWeights::ffn_norm},
-      {"ffn_gate.weight", &LayerWeights::w_gate},
-      {"ffn_up.weight", &LayerWeights::w_up},
-      {"ffn_down.weight", &LayerWeights::w_down},
-  };
-  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
-  const auto it = kSlots.find(spec.name.substr(prefix.size()));
-  if (spec.name.rfind(prefix, 0) != 0 || it == kSlots.end())
-    raise(ErrorCode::Internal, "hashed_model: no weight slot for " + spec.name);
-  return w.layers[size_t(spec.layer)].*(it->second);
-}
-
-}  // namespace
 
 LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
                         uint64_t seed) {

@@ -15,37 +15,6 @@ namespace {
 
 constexpr uint64_t kUploadSlabBytes = 64ull << 20;
 
-// Places a loaded weight into its slot of LlamaWeights by its GGUF name.
-Weight* slot_of(LlamaWeights& w, const TensorSpec& spec) {
-  if (spec.layer < 0) {
-    if (spec.role == TensorRole::Embedding || spec.role == TensorRole::TiedEmbedding)
-      return &w.token_embd;
-    if (spec.role == TensorRole::Output) return &w.output;
-    return &w.output_norm;
-  }
-  LayerWeights& l = w.layers[size_t(spec.layer)];
-  const std::string suffix = spec.name.substr(spec.name.find('.', 4) + 1);
-  static const std::map<std::string, Weight LayerWeights::*> kSlots = {
-      {"attn_norm.weight", &LayerWeights::attn_norm},
-      {"attn_q.weight", &LayerWeights::wq},
-      {"attn_k.weight", &LayerWeights::wk},
-      {"attn_v.weight", &LayerWeights::wv},
-      {"attn_output.weight", &LayerWeights::wo},
-      {"attn_q.bias", &LayerWeights::bq},
-      {"attn_k.bias", &LayerWeights::bk},
-      {"attn_v.bias", &LayerWeights::bv},
-      {"attn_q_norm.weight", &LayerWeights::q_norm},
-      {"attn_k_norm.weight", &LayerWeights::k_norm},
-      {"ffn_norm.weight", &LayerWeights::ffn_norm},
-      {"ffn_gate.weight", &LayerWeights::w_gate},
-      {"ffn_up.weight", &LayerWeights::w_up},
-      {"ffn_down.weight", &LayerWeights::w_down},
-  };
-  const auto it = kSlots.find(suffix);
-  if (it == kSlots.end()) raise(ErrorCode::Internal, "no weight slot for " + spec.name);
-  return &(l.*(it->second));
-}
-
 std::string dims_text(const std::vector<uint64_t>& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -113,6 +82,35 @@ void check_complete(const LlamaWeights& w, const LlamaConfig& c) {
 
 }  // namespace
 
+Weight& weight_slot(LlamaWeights& w, const TensorSpec& spec) {
+  if (spec.layer < 0) {
+    if (spec.role == TensorRole::Embedding || spec.role == TensorRole::TiedEmbedding)
+      return w.token_embd;
+    return spec.role == TensorRole::Output ? w.output : w.output_norm;
+  }
+  static const std::map<std::string, Weight LayerWeights::*> kSlots = {
+      {"attn_norm.weight", &LayerWeights::attn_norm},
+      {"attn_q.weight", &LayerWeights::wq},
+      {"attn_k.weight", &LayerWeights::wk},
+      {"attn_v.weight", &LayerWeights::wv},
+      {"attn_output.weight", &LayerWeights::wo},
+      {"attn_q.bias", &LayerWeights::bq},
+      {"attn_k.bias", &LayerWeights::bk},
+      {"attn_v.bias", &LayerWeights::bv},
+      {"attn_q_norm.weight", &LayerWeights::q_norm},
+      {"attn_k_norm.weight", &LayerWeights::k_norm},
+      {"ffn_norm.weight", &LayerWeights::ffn_norm},
+      {"ffn_gate.weight", &LayerWeights::w_gate},
+      {"ffn_up.weight", &LayerWeights::w_up},
+      {"ffn_down.weight", &LayerWeights::w_down},
+  };
+  const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
+  const auto it = kSlots.find(spec.name.substr(prefix.size()));
+  if (spec.name.rfind(prefix, 0) != 0 || it == kSlots.end())
+    raise(ErrorCode::Internal, "no weight slot for " + spec.name);
+  return w.layers[size_t(spec.layer)].*(it->second);
+}
+
 uint64_t LlamaWeights::device_bytes() const {
   std::set<uint64_t> seen;
   uint64_t total = 0;
@@ -158,11 +156,11 @@ LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const Llam
     if (spec.is_vector() && t.dtype != DType::F32) {
       std::vector<float> widened(size_t(spec.cols));
       kernels::dequantize(t.dtype, data, widened.data(), spec.cols);
-      *slot_of(w, spec) =
+      weight_slot(w, spec) =
           upload_raw(device, spec, DType::F32, reinterpret_cast<const uint8_t*>(widened.data()),
                      widened.size() * 4, done, total, progress);
     } else {
-      *slot_of(w, spec) = upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
+      weight_slot(w, spec) = upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
     }
   }
   if (config.tied_output) w.output = w.token_embd;
@@ -194,7 +192,7 @@ LlamaWeights random_weights(Device& device, const LlamaConfig& config, const Wei
       done += bytes.size();
       if (progress) progress(done, total);
     }
-    *slot_of(w, spec) = std::move(weight);
+    weight_slot(w, spec) = std::move(weight);
   }
   if (config.tied_output) w.output = w.token_embd;
   check_complete(w, config);

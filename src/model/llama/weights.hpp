@@ -7,6 +7,7 @@
 
 #include "model/llama/config.hpp"
 #include "model/llama/random_init.hpp"
+#include "model/llama/tensor_layout.hpp"
 #include "stagefence/buffer.hpp"
 #include "stagefence/device.hpp"
 
@@ -42,6 +43,10 @@ struct LlamaWeights {
 
   uint64_t device_bytes() const;  // bytes of distinct buffers
 };
+
+// The slot of LlamaWeights that the layout's tensor `spec` fills (throws Internal for a name
+// the layout does not have).
+Weight& weight_slot(LlamaWeights& weights, const TensorSpec& spec);
 
 // Called with bytes done and bytes in total while weights go to the device.
 using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
