@@ -106,6 +106,11 @@ if [[ -d bench/decode ]]; then
   fi
 fi
 
+# compute-sanitizer over the CUDA tests (about 2.5 minutes): GPU_CHECK_SANITIZE=1 turns it on.
+if [[ "${GPU_CHECK_SANITIZE:-0}" == 1 ]]; then
+  step "compute-sanitizer" 240 "$out/sanitize.log" bash scripts/gpu-sanitize.sh "$out"
+fi
+
 {
   echo
   echo "decode comparison:"
