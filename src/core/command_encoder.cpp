@@ -6,6 +6,7 @@
 #include "core/counters_internal.hpp"
 #include "core/device_core.hpp"
 #include "core/hazard_tracker.hpp"
+#include "core/nvtx_range.hpp"
 #include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 
@@ -221,7 +222,10 @@ void CommandEncoder::commit() {
   }
   detail::bump(detail::counters().commits);
   if (detail::trace_on()) detail::trace_encoded(*cb_);
-  queue_->impl->submit(cb_);
+  {
+    detail::NvtxRange range(cb_->label.empty() ? "stagefence commit" : cb_->label.c_str());
+    queue_->impl->submit(cb_);
+  }
 }
 
 void CommandEncoder::commit_and_wait(std::chrono::nanoseconds timeout) {

@@ -1,13 +1,12 @@
 #include "cuda/cuda_queue.hpp"
 
-#include <nvtx3/nvToolsExt.h>
-
 #include <chrono>
 #include <string>
 
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
 #include "core/fence_state.hpp"
+#include "core/nvtx_range.hpp"
 #include "cuda/cuda_error.hpp"
 #include "cuda/cuda_fence.hpp"
 
@@ -152,7 +151,7 @@ CudaQueue::Inflight CudaQueue::process(std::shared_ptr<CommandBuffer> cb_ptr, ui
                                                " was not run: " + backend_->lost_reason());
     return f;
   }
-  nvtxRangePushA(cb.label.empty() ? "stagefence command buffer" : cb.label.c_str());
+  detail::NvtxRange range(cb.label.empty() ? "stagefence command buffer" : cb.label.c_str());
   auto record_failure = [&](const Error& e) {
     if (e.code() == ErrorCode::DeviceLost) backend_->mark_lost(message_of(e));
     if (!f.error)
@@ -169,7 +168,6 @@ CudaQueue::Inflight CudaQueue::process(std::shared_ptr<CommandBuffer> cb_ptr, ui
   } catch (const Error& e) {
     record_failure(e);
   }
-  nvtxRangePop();
   return f;
 }
 
