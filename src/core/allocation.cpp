@@ -72,6 +72,35 @@ void BufferPool::trim() noexcept {
   }
 }
 
+void InflightTracker::begin_use() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++inflight_;
+}
+
+void InflightTracker::end_use() {
+  std::shared_ptr<BufferPool> pool;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--inflight_ > 0 || !pool_) return;
+    pool = std::move(pool_);
+  }
+  pool->release(ptr_, capacity_);
+}
+
+bool InflightTracker::retire(std::shared_ptr<BufferPool> pool, void* ptr, uint64_t capacity) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (inflight_ > 0) {
+      pool_ = std::move(pool);
+      ptr_ = ptr;
+      capacity_ = capacity;
+      return true;
+    }
+  }
+  pool->release(ptr, capacity);
+  return false;
+}
+
 Allocation::Allocation(std::shared_ptr<BufferPool> pool_in, std::shared_ptr<ResidencyState> res,
                        uint64_t bytes)
     : pool(std::move(pool_in)), residency(std::move(res)), size(bytes) {
@@ -82,16 +111,15 @@ Allocation::Allocation(std::shared_ptr<BufferPool> pool_in, std::shared_ptr<Resi
 
 Allocation::~Allocation() {
   if (residency) residency->stage_remove(id);
-  if (tracker && tracker->inflight.load() > 0) {
-    // Unretained refs and the caller freed memory a command buffer still uses: keep the block
-    // out of the pool for good rather than let new data overwrite what the GPU still reads.
+  if (tracker && tracker->retire(pool, ptr, capacity)) {
+    // Unretained refs and the caller freed memory a command buffer still uses: the block is
+    // quarantined until that buffer completes instead of going to new data it would corrupt.
     detail::bump(detail::counters().unretained_violations);
     std::fprintf(stderr,
                  "stagefence: allocation %llu (%llu bytes) freed while a command buffer still "
-                 "uses it (STAGEFENCE_UNRETAINED_REFS=1); its memory is quarantined\n",
+                 "uses it (STAGEFENCE_UNRETAINED_REFS=1); its memory is quarantined until then\n",
                  static_cast<unsigned long long>(id), static_cast<unsigned long long>(size));
-    detail::gauge(detail::counters().pool_bytes_in_use, -static_cast<int64_t>(capacity));
-  } else {
+  } else if (!tracker) {
     pool->release(ptr, capacity);
   }
   detail::gauge(detail::counters().live_allocations, -1);

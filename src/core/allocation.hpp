@@ -33,9 +33,21 @@ class BufferPool {
   std::unordered_map<uint64_t, std::vector<void*>> free_;
 };
 
-// In-flight bookkeeping for the unretained-refs debug check: outlives its allocation.
-struct InflightTracker {
-  std::atomic<int64_t> inflight{0};
+// In-flight bookkeeping for the unretained-refs debug check: outlives its allocation. Memory
+// freed while still in flight waits here (quarantined) until the last user completes.
+class InflightTracker {
+ public:
+  void begin_use();
+  void end_use();  // returns a quarantined block to its pool once nothing uses it
+  // Returns the block to the pool now, or quarantines it (true) while a buffer still uses it.
+  bool retire(std::shared_ptr<BufferPool> pool, void* ptr, uint64_t capacity);
+
+ private:
+  std::mutex mu_;
+  int64_t inflight_ = 0;
+  std::shared_ptr<BufferPool> pool_;
+  void* ptr_ = nullptr;
+  uint64_t capacity_ = 0;
 };
 
 struct Allocation {

@@ -47,7 +47,7 @@ void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
   std::vector<std::shared_ptr<Allocation>> retained;
   retained.swap(cb.retained);
   retained.clear();
-  for (auto& t : cb.tracked) t->inflight.fetch_sub(1);
+  for (auto& t : cb.tracked) t->end_use();
   cb.tracked.clear();
 
   std::string message;

@@ -214,7 +214,7 @@ void CommandEncoder::commit() {
     raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
                                      dev_->backend->lost_reason() + "; reopen the device");
   dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
-  for (auto& t : cb_->tracked) t->inflight.fetch_add(1);
+  for (auto& t : cb_->tracked) t->begin_use();
   cb_->committed_at = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(cb_->mu);
