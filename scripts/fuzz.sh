@@ -4,7 +4,7 @@
 # artifacts folder it prints).
 #
 #   scripts/fuzz.sh [seconds=60]
-#   BUILD_DIR (default /tmp/stagefence-fuzz) holds the build, corpus and artifacts.
+#   BUILD_DIR (default build-fuzz in the repository) holds the build, corpus and artifacts.
 set -euo pipefail
 
 seconds="${1:-60}"
@@ -13,7 +13,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -eq 0 ]]; then
   exit 2
 fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${BUILD_DIR:-/tmp/stagefence-fuzz}"
+build="${BUILD_DIR:-$repo/build-fuzz}"
 
 has_libfuzzer() {
   command -v clang++ >/dev/null &&
