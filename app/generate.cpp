@@ -48,6 +48,7 @@ Args make_args() {
   a.option("mode", "MODE", "blocking | single | session | replay | all", "session");
   a.option("layers-per-stage", "N", "layers sharing one stage; 0 = all", "1");
   a.option("backend", "KIND", "auto | cpu | cuda", "auto");
+  a.option("ranks", "N", "tensor-parallel ranks: GPUs 0..N-1 through NCCL, or N CPU devices", "1");
   a.option("context", "N", "KV cache capacity", "min(model context, 2048)");
   a.option("prefill-chunk", "N", "prompt tokens per prefill pass", "32");
   a.option("temperature", "T", "sampling temperature; 0 = greedy", "0");
@@ -117,37 +118,45 @@ llama::LoadProgress progress_bar() {
   };
 }
 
-// The model to run and, when its file has one, its tokenizer.
+// The model to run (one shard per rank) and, when its file has one, its tokenizer.
 struct LoadedModel {
-  llama::LlamaModel model;
+  std::vector<llama::LlamaModel> shards;  // with one rank, the whole model
+  const llama::LlamaModel& model() const { return shards.front(); }
   std::optional<tok::Tokenizer> tokenizer;
   std::string tokenizer_missing;  // why there is no tokenizer
   std::string source;             // "--model", "STAGEFENCE_MODEL_GGUF", "installed", "built-in"
 };
 
-LoadedModel load(Device& device, const Args& args) {
+LoadedModel load(const std::vector<Device*>& devices, const Args& args) {
   const model::ModelLocation where = model::locate_model(model::LocatorInputs::from_environment(
       args.has("model") ? std::optional<std::string>(args.get("model", "")) : std::nullopt));
   LoadedModel out;
+  std::optional<gguf::GgufFile> file;
   if (!where.path) {
     std::fprintf(stderr,
                  "stagefence: %s; run scripts/install_model.sh: using the built-in random model\n",
                  where.why_none.c_str());
-    out.model = llama::load_builtin_model(device);
+    file.emplace(gguf::GgufFile::from_bytes(llama::builtin_model_gguf()));
     out.source = "built-in";
     out.tokenizer_missing = "the built-in model has no tokenizer";
-    return out;
+  } else {
+    file.emplace(gguf::GgufFile::open(*where.path));
+    out.source = where.source;
   }
-  const gguf::GgufFile file = gguf::GgufFile::open(*where.path);
-  out.model = llama::load_model(device, file, progress_bar());
-  if (out.model.name == out.model.config.architecture)
-    out.model.name = where.path->filename().string();
-  out.source = where.source;
-  if (!file.find("tokenizer.ggml.model")) {
+  const int ranks = int(devices.size());
+  for (int r = 0; r < ranks; ++r) {
+    out.shards.push_back(ranks == 1 ? llama::load_model(*devices[0], *file, progress_bar())
+                                    : llama::load_model_shard(*devices[size_t(r)], *file,
+                                                              {r, ranks}, progress_bar()));
+    if (where.path && out.shards.back().name == out.shards.back().config.architecture)
+      out.shards.back().name = where.path->filename().string();
+  }
+  if (!where.path) return out;
+  if (!file->find("tokenizer.ggml.model")) {
     out.tokenizer_missing = where.path->string() + " has no tokenizer.ggml.model";
   } else {
     try {
-      out.tokenizer.emplace(tok::tokenizer_data_from_gguf(file));
+      out.tokenizer.emplace(tok::tokenizer_data_from_gguf(*file));
     } catch (const Error& e) {
       out.tokenizer_missing = e.what();
     }
@@ -242,8 +251,8 @@ void print_run_json(std::ostringstream& os, const GenerationResult& r, const Loa
      << "]";
   if (m.tokenizer)
     os << ",\"text\":\"" << json_escape(m.tokenizer->decode(r.tokens)) << "\"";
-  else if (!m.model.text.empty())
-    os << ",\"text\":\"" << json_escape(m.model.text.decode(r.tokens)) << "\"";
+  else if (!m.model().text.empty())
+    os << ",\"text\":\"" << json_escape(m.model().text.decode(r.tokens)) << "\"";
   os << ",\"end_of_generation\":" << (stopped_at_end ? "true" : "false")
      << ",\"stages_per_token\":" << r.stages_per_token
      << ",\"session_fallback\":" << (r.session_fallback ? "true" : "false")
@@ -292,15 +301,28 @@ int run_generate(const std::vector<std::string>& words) {
   else if (backend != "auto")
     raise(ErrorCode::InvalidArgument, "--backend '" + backend + "': expected auto, cpu or cuda");
 
-  Device device = Device::open(device_options);
+  const int ranks = int(args.get_int("ranks", 1, 1, 64));
+  std::vector<std::unique_ptr<Device>> devices;
+  std::vector<Device*> device_list;
+  for (int r = 0; r < ranks; ++r) {
+    device_options.cuda_ordinal = r;
+    devices.push_back(std::make_unique<Device>(Device::open(device_options)));
+    if (ranks > 1 && r > 0 && devices[size_t(r)]->backend() != devices[0]->backend())
+      raise(ErrorCode::Unsupported, "--ranks " + std::to_string(ranks) + ": device " +
+                                        std::to_string(r) + " opened on another backend");
+    device_list.push_back(devices.back().get());
+  }
+  Device& device = *devices.front();
   const DeviceInfo& info = device.info();
+  const std::vector<Communicator> comms =
+      ranks > 1 ? Communicator::create_group(device_list) : std::vector<Communicator>{};
   if (!json)
     std::printf("device: %s [%s] (%s)\n", info.name.c_str(), backend_name(info.backend),
                 info.backend_reason.c_str());
 
   const auto load_start = std::chrono::steady_clock::now();
-  const LoadedModel loaded = load(device, args);
-  const llama::LlamaModel& model = loaded.model;
+  const LoadedModel loaded = load(device_list, args);
+  const llama::LlamaModel& model = loaded.model();
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -323,11 +345,17 @@ int run_generate(const std::vector<std::string>& words) {
   if (tokenizer && !args.has("ignore-eos"))
     go.stop_after = [tokenizer](int32_t t) { return tokenizer->is_end_of_generation(t); };
 
-  llama::Generator generator(device, model, fo);
+  std::vector<const llama::LlamaModel*> shard_list;
+  for (const llama::LlamaModel& m : loaded.shards) shard_list.push_back(&m);
+  llama::Generator generator = ranks == 1 ? llama::Generator(device, model, fo)
+                                          : llama::Generator(device_list, shard_list, comms, fo);
   if (!json) {
     std::printf("model: %s (%s): %s; %.1f MiB of weights, loaded in %.0f ms\n", model.name.c_str(),
                 loaded.source.c_str(), model.config.summary().c_str(),
                 double(model.weights.device_bytes()) / double(1 << 20), load_ms);
+    if (ranks > 1)
+      std::printf("tensor parallel: %s (MiB of weights above are rank 0's)\n",
+                  comms.front().describe().c_str());
     if (!prompt.text.empty())
       std::printf("prompt: \"%s\"%s, %zu tokens\n", printable(prompt.text).c_str(),
                   prompt.chat ? " as a chat message" : "", prompt.ids.size());
@@ -358,7 +386,7 @@ int run_generate(const std::vector<std::string>& words) {
       runs.push_back(generator.generate(prompt.ids, go));
       if (decoder) std::printf("%s\n\n", printable(decoder->finish()).c_str());
     }
-    device.synchronize();
+    for (Device* d : device_list) d->synchronize();
   }
   bool tokens_match = true;
   for (const GenerationResult& r : runs) tokens_match &= r.tokens == runs.front().tokens;
@@ -378,8 +406,8 @@ int run_generate(const std::vector<std::string>& words) {
        << "\",\"model_source\":\"" << loaded.source << "\",\"config\":\""
        << json_escape(model.config.summary())
        << "\",\"weight_bytes\":" << model.weights.device_bytes()
-       << ",\"weight_bytes_per_token\":" << bytes_per_token << ",\"load_ms\":" << load_ms
-       << ",\"prompt\":[" << join_ids(prompt.ids, ",") << "]";
+       << ",\"weight_bytes_per_token\":" << bytes_per_token << ",\"ranks\":" << ranks
+       << ",\"load_ms\":" << load_ms << ",\"prompt\":[" << join_ids(prompt.ids, ",") << "]";
     if (!prompt.text.empty())
       os << ",\"prompt_text\":\"" << json_escape(prompt.text)
          << "\",\"chat\":" << (prompt.chat ? "true" : "false");

@@ -19,6 +19,7 @@ struct DeviceInfo {
   BackendKind backend = BackendKind::Cpu;
   std::string name;            // "CPU (8 workers)" or the GPU's name
   std::string backend_reason;  // why this backend was chosen
+  int cuda_ordinal = -1;       // the GPU's CUDA device number; -1 on the CPU backend
   int compute_major = 0, compute_minor = 0;
   uint64_t memory_bytes = 0;
   int multiprocessors = 0;

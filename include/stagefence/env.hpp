@@ -35,6 +35,8 @@ bool timestamps();
 bool profile_dispatches();
 // STAGEFENCE_CPU_WORKERS (default: hardware threads, at least 2).
 int cpu_workers();
+// STAGEFENCE_NCCL_LIBRARY (default libnccl.so.2): the NCCL library CUDA communicators load.
+std::string nccl_library();
 
 std::vector<FlagInfo> all_flags();
 

@@ -3,6 +3,7 @@
 #include "stagefence/buffer.hpp"
 #include "stagefence/capture.hpp"
 #include "stagefence/command_encoder.hpp"
+#include "stagefence/communicator.hpp"
 #include "stagefence/counters.hpp"
 #include "stagefence/device.hpp"
 #include "stagefence/dtype.hpp"

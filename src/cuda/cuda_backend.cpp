@@ -1,8 +1,8 @@
 #include "cuda/cuda_backend.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/residency_state.hpp"
 #include "cuda/cuda_error.hpp"
@@ -65,6 +65,7 @@ CudaBackend::CudaBackend(int ordinal, DriverApi driver) : ordinal_(ordinal), dri
   info_.compute_minor = prop.minor;
   info_.memory_bytes = prop.totalGlobalMem;
   info_.multiprocessors = prop.multiProcessorCount;
+  info_.cuda_ordinal = ordinal;
   info_.l2_bytes = static_cast<uint64_t>(attribute(cudaDevAttrL2CacheSize, ordinal));
   check(cudaDriverGetVersion(&info_.driver_version), "cudaDriverGetVersion");
   check(cudaRuntimeGetVersion(&info_.runtime_version), "cudaRuntimeGetVersion");

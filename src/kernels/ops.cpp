@@ -191,6 +191,12 @@ void add(CommandEncoder& enc, const Buffer& a, const Buffer& b, const Buffer& ou
                {Scalar(n)});
 }
 
+void fill(CommandEncoder& enc, const Buffer& out, uint64_t n, float value) {
+  static CachedKernelId kernel;
+  const uint64_t bytes = checked_count("fill", "n", int64_t(n)) * kF32;
+  enc.dispatch(kernel.get("fill_f32"), {writes(out, 0, bytes)}, {Scalar(n), Scalar(value)});
+}
+
 void sample(CommandEncoder& enc, const Buffer& logits, int vocab, const Buffer& token,
             const Buffer& state, const Buffer& history, int max_steps, const SamplerParams& p) {
   static CachedKernelId kernel;

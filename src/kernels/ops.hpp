@@ -84,6 +84,9 @@ void swiglu(CommandEncoder& enc, const Buffer& gate, const Buffer& up, const Buf
 // out = a + b over n elements; out may be a.
 void add(CommandEncoder& enc, const Buffer& a, const Buffer& b, const Buffer& out, int n);
 
+// out[0, n) = value (f32).
+void fill(CommandEncoder& enc, const Buffer& out, uint64_t n, float value);
+
 // token[0] = the sampled id of logits[vocab]; state is u64 {seed, step}; the token is also
 // stored at history[step] when step < max_steps.
 void sample(CommandEncoder& enc, const Buffer& logits, int vocab, const Buffer& token,

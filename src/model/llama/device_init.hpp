@@ -64,9 +64,10 @@ void record_hash_kv_fill(CommandEncoder& enc, const Buffer& cache, int kv_heads,
                          int head_dim, int positions, const HashFill& fill);
 
 // A model of `config` whose weights are allocated and filled on the device (one command buffer,
-// waited on). Norms and biases are f32; the rest takes `types`.
+// waited on). Norms and biases are f32; the rest takes `types`. With tp.ranks > 1 only rank
+// tp.rank's shard is made (tensor_parallel.hpp), with the whole tensors' amplitudes.
 LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
-                        uint64_t seed);
+                        uint64_t seed, TensorParallel tp = {});
 
 // Each layer's K and V cache buffers: the destinations of the layer's two kv_store dispatches,
 // read from a capture of its attention stage (nothing runs).

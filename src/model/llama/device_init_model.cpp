@@ -11,32 +11,40 @@
 namespace stagefence::llama {
 
 LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
-                        uint64_t seed) {
+                        uint64_t seed, TensorParallel tp) {
   config.validate();
   const std::vector<TensorSpec> layout = tensor_layout(config);
-  // Every fill is worked out (and every type checked) before anything is allocated.
-  std::vector<HashFill> fills;
-  for (const TensorSpec& spec : layout) {
-    fills.push_back(weight_fill(spec, types.type_of(spec), seed));
-    dtype_bytes(fills.back().dtype, uint64_t(spec.cols));  // rows must be whole blocks
-  }
-
   LlamaModel m;
   m.name = "hashed " + config.architecture;
   m.config = config;
+  TensorSpec out{"blk.0.attn_output.weight", TensorRole::Matrix, config.dim, config.q_dim(), 0};
+  TensorSpec down{"blk.0.ffn_down.weight", TensorRole::Matrix, config.dim, config.ffn_dim, 0};
+  m.shard = shard_shape(config, tp, {types.type_of(out), types.type_of(down)});
+  // Every fill is worked out (and every type checked) before anything is allocated. A shard
+  // takes the whole tensor's fill (same amplitudes) over its own element count.
+  std::vector<HashFill> fills;
+  std::vector<TensorSpec> locals;
+  for (const TensorSpec& spec : layout) {
+    fills.push_back(weight_fill(spec, types.type_of(spec), seed));
+    locals.push_back(local_spec(spec, tensor_slice(spec, config, m.shard)));
+    if (locals.back().cols > 0)
+      dtype_bytes(fills.back().dtype, uint64_t(locals.back().cols));  // rows of whole blocks
+  }
+
   m.weights.layers.resize(size_t(config.layers));
   CommandEncoder enc = device.command_encoder();
   enc.set_label("hash init weights");
   for (size_t i = 0; i < layout.size(); ++i) {
-    const TensorSpec& spec = layout[i];
+    const TensorSpec& spec = locals[i];
     const uint64_t elements = uint64_t(spec.rows) * uint64_t(spec.cols);
+    if (elements == 0) continue;  // this rank holds none of it
     Weight w{device.alloc(dtype_bytes(fills[i].dtype, elements)), fills[i].dtype, int(spec.rows),
              int(spec.cols)};
     record_hash_fill(enc, w.buffer, elements, fills[i]);
     weight_slot(m.weights, spec) = std::move(w);
   }
   enc.commit_and_wait();
-  if (config.tied_output) m.weights.output = m.weights.token_embd;
+  tie_output(m.weights, config, &m.shard);
   return m;
 }
 

@@ -23,10 +23,32 @@ Buffer alloc_f32(Device& device, int64_t rows, int64_t cols) {
 
 }  // namespace
 
-LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options)
-    : model_(&model) {
+LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options,
+                           const Communicator* comm)
+    : model_(&model), comm_(comm), shard_(model.shard) {
   const LlamaConfig& c = model.config;
   c.validate();
+  if (shard_.tp.ranks < 1 || shard_.heads < 1)
+    raise(ErrorCode::InvalidArgument,
+          "the model has no shard shape (make it with load_model, "
+          "load_model_shard, random_model or hashed_model)");
+  if (shard_.split()) {
+    if (!comm || comm->size() != shard_.tp.ranks || comm->rank() != shard_.tp.rank)
+      raise(ErrorCode::InvalidArgument, "model shard " + std::to_string(shard_.tp.rank) + " of " +
+                                            std::to_string(shard_.tp.ranks) +
+                                            " needs the communicator of that rank" +
+                                            (comm ? " (got rank " + std::to_string(comm->rank()) +
+                                                        " of " + std::to_string(comm->size()) + ")"
+                                                  : ""));
+  } else if (comm && comm->size() > 1) {
+    raise(ErrorCode::InvalidArgument,
+          "a whole model cannot join a communicator of " + std::to_string(comm->size()) + " ranks");
+  }
+  // The rank's own shape: its heads, K/V heads and FFN columns.
+  LlamaConfig local = c;
+  local.heads = shard_.heads;
+  local.kv_heads = shard_.kv_heads;
+  local.ffn_dim = shard_.ffn;
   const int capacity =
       options.context > 0 ? options.context : std::min(c.context_length, kDefaultContext);
   if (options.prefill_chunk < 1)
@@ -35,20 +57,24 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   chunk_ = std::min(options.prefill_chunk, capacity);
   decode_splits_ =
       options.attention_splits > 0 ? options.attention_splits : std::clamp(capacity / 128, 1, 16);
-  cache_ = KvCache::allocate(device, c, capacity);
+  cache_ = KvCache::allocate(device, local, capacity);
 
   x_ = alloc_f32(device, chunk_, c.dim);
   xn_ = alloc_f32(device, chunk_, c.dim);
-  q_ = alloc_f32(device, chunk_, c.q_dim());
-  k_ = alloc_f32(device, chunk_, c.kv_dim());
-  v_ = alloc_f32(device, chunk_, c.kv_dim());
-  attn_ = alloc_f32(device, chunk_, c.q_dim());
-  gate_ = alloc_f32(device, chunk_, c.ffn_dim);
-  up_ = alloc_f32(device, chunk_, c.ffn_dim);
+  q_ = alloc_f32(device, chunk_, local.q_dim());
+  k_ = alloc_f32(device, chunk_, local.kv_dim());
+  v_ = alloc_f32(device, chunk_, local.kv_dim());
+  attn_ = alloc_f32(device, chunk_, local.q_dim());
+  gate_ = alloc_f32(device, chunk_, std::max(local.ffn_dim, 1));
+  up_ = alloc_f32(device, chunk_, std::max(local.ffn_dim, 1));
   // Prefill attends with one split per query; decode with decode_splits_ for one query.
-  partial_ =
-      device.alloc(std::max(ops::attention_partial_bytes(chunk_, c.heads, c.head_dim, 1),
-                            ops::attention_partial_bytes(1, c.heads, c.head_dim, decode_splits_)));
+  partial_ = device.alloc(
+      std::max(ops::attention_partial_bytes(chunk_, local.heads, c.head_dim, 1),
+               ops::attention_partial_bytes(1, local.heads, c.head_dim, decode_splits_)));
+  if (shard_.split()) {
+    partial_sum_ = alloc_f32(device, chunk_, c.dim);
+    logits_shard_ = device.alloc(DType::F32, {shard_.vocab});
+  }
   logits_ = device.alloc(DType::F32, {c.vocab});
   token_ = device.alloc(DType::I32, {1});
   history_ = device.alloc(DType::I32, {capacity});
@@ -58,8 +84,8 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   prompt_positions_ = device.alloc(DType::I32, {capacity});
 
   rope_ = {c.head_dim, c.rope_dim, c.rope_theta, c.rope_mode, 1.0f};
-  attention_.heads = c.heads;
-  attention_.kv_heads = c.kv_heads;
+  attention_.heads = local.heads;
+  attention_.kv_heads = local.kv_heads;
   attention_.head_dim = c.head_dim;
   attention_.cap = capacity;
   attention_.scale = float(1.0 / std::sqrt(double(c.head_dim)));
@@ -115,37 +141,57 @@ void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x
     ops::matmul(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, pass.tokens, b, accumulate);
 }
 
+void LlamaForward::project_residual(CommandEncoder& enc, const Weight& w, const Buffer& in,
+                                    int in_cols, const Pass& pass) const {
+  if (!shard_.split()) {
+    project(enc, w, in, x_, pass, nullptr, true);
+    return;
+  }
+  const int dim = model_->config.dim;
+  const uint64_t n = uint64_t(pass.tokens) * uint64_t(dim);
+  if (in_cols > 0)
+    project(enc, w, in, partial_sum_, pass, nullptr, false);
+  else
+    ops::fill(enc, partial_sum_, n, 0.0f);
+  comm_->all_reduce_sum(enc, partial_sum_, n);
+  ops::add(enc, x_, partial_sum_, x_, int(n));
+}
+
 void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& pass) const {
   const LlamaConfig& c = model_->config;
   const LayerWeights& w = model_->weights.layers[size_t(layer)];
   const int t = pass.tokens;
+  const int heads = shard_.heads, kv_heads = shard_.kv_heads;
   ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
   project(enc, w.wq, xn_, q_, pass, &w.bq, false);
   project(enc, w.wk, xn_, k_, pass, &w.bk, false);
   project(enc, w.wv, xn_, v_, pass, &w.bv, false);
   if (c.qk_norm) {
-    ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * c.heads, c.head_dim, c.rms_eps);
-    ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * c.kv_heads, c.head_dim, c.rms_eps);
+    ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * heads, c.head_dim, c.rms_eps);
+    ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * kv_heads, c.head_dim, c.rms_eps);
   }
-  ops::rope(enc, q_, pass.positions, t, c.heads, rope_);
-  ops::rope(enc, k_, pass.positions, t, c.kv_heads, rope_);
-  ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, c.kv_heads, c.head_dim,
+  ops::rope(enc, q_, pass.positions, t, heads, rope_);
+  ops::rope(enc, k_, pass.positions, t, kv_heads, rope_);
+  ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
                 cache_.capacity);
-  ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, c.kv_heads, c.head_dim,
+  ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
                 cache_.capacity);
   ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
                  partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
-  project(enc, w.wo, attn_, x_, pass, nullptr, true);
+  project_residual(enc, w.wo, attn_, heads * c.head_dim, pass);
 }
 
 void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const {
   const LlamaConfig& c = model_->config;
   const LayerWeights& w = model_->weights.layers[size_t(layer)];
-  ops::rmsnorm(enc, x_, w.ffn_norm.buffer, xn_, pass.tokens, c.dim, c.rms_eps);
-  project(enc, w.w_gate, xn_, gate_, pass, nullptr, false);
-  project(enc, w.w_up, xn_, up_, pass, nullptr, false);
-  ops::swiglu(enc, gate_, up_, gate_, pass.tokens * c.ffn_dim);
-  project(enc, w.w_down, gate_, x_, pass, nullptr, true);
+  const int ffn = shard_.ffn;
+  if (ffn > 0) {
+    ops::rmsnorm(enc, x_, w.ffn_norm.buffer, xn_, pass.tokens, c.dim, c.rms_eps);
+    project(enc, w.w_gate, xn_, gate_, pass, nullptr, false);
+    project(enc, w.w_up, xn_, up_, pass, nullptr, false);
+    ops::swiglu(enc, gate_, up_, gate_, pass.tokens * ffn);
+  }
+  project_residual(enc, w.w_down, gate_, ffn, pass);
 }
 
 void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
@@ -156,7 +202,14 @@ void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
   const Buffer last = x_.view(uint64_t(pass.tokens - 1) * row, row);
   const Buffer normed = xn_.view(0, row);
   ops::rmsnorm(enc, last, w.output_norm.buffer, normed, 1, c.dim, c.rms_eps);
-  ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed, logits_);
+  if (shard_.split()) {
+    ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
+                logits_shard_);
+    comm_->all_gather(enc, logits_shard_, logits_, uint64_t(shard_.vocab));
+  } else {
+    ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
+                logits_);
+  }
   ops::sample(enc, logits_, c.vocab, token_, state_, history_, cache_.capacity, sampler);
   ops::step_advance(enc, position_, state_);
 }
@@ -190,9 +243,9 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
 uint64_t LlamaForward::state_bytes() const {
   uint64_t total = cache_.bytes();
   for (const Buffer* b :
-       {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &logits_, &token_, &history_,
-        &position_, &state_, &prompt_ids_, &prompt_positions_})
-    total += b->size();
+       {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &partial_sum_, &logits_shard_,
+        &logits_, &token_, &history_, &position_, &state_, &prompt_ids_, &prompt_positions_})
+    if (b->valid()) total += b->size();
   return total;
 }
 

@@ -11,6 +11,7 @@
 #include "model/llama/model.hpp"
 #include "model/llama/stage_plan.hpp"
 #include "stagefence/command_encoder.hpp"
+#include "stagefence/communicator.hpp"
 #include "stagefence/device.hpp"
 
 namespace stagefence::llama {
@@ -31,8 +32,11 @@ struct Pass {
 
 class LlamaForward {
  public:
-  // Allocates everything a sequence needs; the model must outlive this object.
-  LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options = {});
+  // Allocates everything a sequence needs; the model must outlive this object. A model shard
+  // (tensor parallelism) needs the communicator of its rank, which must also outlive this
+  // object: each layer's attention and FFN outputs are all-reduced, the logits all-gathered.
+  LlamaForward(Device& device, const LlamaModel& model, ForwardOptions options = {},
+               const Communicator* comm = nullptr);
 
   const LlamaModel& model() const { return *model_; }
   int capacity() const { return cache_.capacity; }
@@ -68,12 +72,19 @@ class LlamaForward {
                    const kernels::ops::SamplerParams& sampler) const;
   void project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
                const Pass& pass, const Weight* bias, bool accumulate) const;
+  // x += W · in: one accumulating projection, or across ranks a partial product, its
+  // all-reduce and the residual add. A rank without columns (in_cols == 0) adds zeros.
+  void project_residual(CommandEncoder& enc, const Weight& w, const Buffer& in, int in_cols,
+                        const Pass& pass) const;
 
   const LlamaModel* model_;
+  const Communicator* comm_;
+  ShardShape shard_;
   int chunk_;
   int decode_splits_;
   KvCache cache_;
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, partial_;
+  Buffer partial_sum_, logits_shard_;  // tensor parallel only
   Buffer logits_, token_, history_, position_, state_;
   Buffer prompt_ids_, prompt_positions_;
   kernels::ops::RopeParams rope_;

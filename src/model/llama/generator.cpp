@@ -51,57 +51,101 @@ SubmissionMode parse_mode(std::string_view name) {
                                         "' (expected blocking, single, session or replay)");
 }
 
-Generator::Generator(Device& device, const LlamaModel& model, ForwardOptions options)
-    : device_(&device), forward_(device, model, options) {}
+Generator::Generator(Device& device, const LlamaModel& model, ForwardOptions options) {
+  ranks_.push_back({&device, std::make_unique<LlamaForward>(device, model, options)});
+}
+
+Generator::Generator(const std::vector<Device*>& devices,
+                     const std::vector<const LlamaModel*>& shards,
+                     const std::vector<Communicator>& comms, ForwardOptions options) {
+  if (devices.empty() || devices.size() != shards.size() || devices.size() != comms.size())
+    raise(ErrorCode::InvalidArgument,
+          "tensor-parallel generator: " + std::to_string(devices.size()) + " devices, " +
+              std::to_string(shards.size()) + " shards and " + std::to_string(comms.size()) +
+              " communicators; they must be equal and non-zero");
+  for (size_t r = 0; r < devices.size(); ++r) {
+    if (!devices[r] || !shards[r])
+      raise(ErrorCode::InvalidArgument,
+            "tensor-parallel generator: rank " + std::to_string(r) + " has no device or shard");
+    if (comms[r].rank() != int(r) || shards[r]->shard.tp.rank != int(r))
+      raise(ErrorCode::InvalidArgument, "tensor-parallel generator: position " + std::to_string(r) +
+                                            " holds communicator rank " +
+                                            std::to_string(comms[r].rank()) + " and shard rank " +
+                                            std::to_string(shards[r]->shard.tp.rank));
+    ranks_.push_back(
+        {devices[r], std::make_unique<LlamaForward>(*devices[r], *shards[r], options, &comms[r])});
+  }
+}
 
 int32_t Generator::read_token() const {
   int32_t token = -1;
-  forward_.token().download(&token, sizeof token);
+  forward().token().download(&token, sizeof token);
   return token;
 }
 
-void Generator::run_pass(StageChain* chain, CommandEncoder* encoder, SubmissionMode mode,
-                         const StagePlan& plan, const Pass& pass, bool with_head,
+void Generator::synchronize() const {
+  for (const Rank& rank : ranks_) rank.device->synchronize();
+}
+
+void Generator::run_pass(Submitters& sub, SubmissionMode mode, const StagePlan& plan,
+                         const std::vector<Pass>& passes, bool with_head,
                          const ops::SamplerParams& sampler, bool last_of_chain) {
   const size_t count = with_head ? plan.size() : plan.size() - 1;  // head is the last stage
+  const size_t n = ranks_.size();
   switch (mode) {
     case SubmissionMode::Blocking:
       for (size_t i = 0; i < count; ++i) {
-        if (encoder->is_committed()) encoder->reset();
-        encoder->set_label(plan.stages[i].label);
-        forward_.record_stage(*encoder, plan.stages[i], pass, sampler);
-        encoder->commit_and_wait();
+        for (size_t r = 0; r < n; ++r) {
+          CommandEncoder& enc = sub.encoders[r];
+          if (enc.is_committed()) enc.reset();
+          enc.set_label(plan.stages[i].label);
+          ranks_[r].forward->record_stage(enc, plan.stages[i], passes[r], sampler);
+          enc.commit();
+        }
+        for (CommandEncoder& enc : sub.encoders) enc.wait();
       }
       return;
     case SubmissionMode::Single:
-      if (encoder->is_committed()) encoder->reset();
-      encoder->set_label(pass.decode ? "token" : "prefill");
-      for (size_t i = 0; i < count; ++i)
-        forward_.record_stage(*encoder, plan.stages[i], pass, sampler);
-      encoder->commit_and_wait();
+      for (size_t r = 0; r < n; ++r) {
+        CommandEncoder& enc = sub.encoders[r];
+        if (enc.is_committed()) enc.reset();
+        enc.set_label(passes[r].decode ? "token" : "prefill");
+        for (size_t i = 0; i < count; ++i)
+          ranks_[r].forward->record_stage(enc, plan.stages[i], passes[r], sampler);
+        enc.commit();
+      }
+      for (CommandEncoder& enc : sub.encoders) enc.wait();
       return;
     case SubmissionMode::Session:
     case SubmissionMode::Replay:
       for (size_t i = 0; i < count; ++i) {
-        CommandEncoder& enc = chain->begin(plan.stages[i].label);
-        forward_.record_stage(enc, plan.stages[i], pass, sampler);
-        if (i + 1 == count && last_of_chain)
-          chain->finish();
-        else
-          chain->fence();
+        const bool last = i + 1 == count && last_of_chain;
+        for (size_t r = 0; r < n; ++r) {
+          CommandEncoder& enc = sub.chains[r].begin(plan.stages[i].label);
+          ranks_[r].forward->record_stage(enc, plan.stages[i], passes[r], sampler);
+          if (last)
+            sub.chains[r].commit();
+          else
+            sub.chains[r].fence();
+        }
       }
+      if (last_of_chain)
+        for (StageChain& chain : sub.chains) chain.wait();
       return;
   }
 }
 
-void Generator::replay_decode(StageChain& chain, const StagePlan& plan, const Captured& c) {
+void Generator::replay_decode(Submitters& sub, const StagePlan& plan, const Captured& c) {
   for (size_t i = 0; i < plan.size(); ++i) {
-    chain.begin(plan.stages[i].label).replay(c.graphs[i]);
-    if (i + 1 == plan.size())
-      chain.finish();
-    else
-      chain.fence();
+    for (size_t r = 0; r < ranks_.size(); ++r) {
+      sub.chains[r].begin(plan.stages[i].label).replay(c.graphs[r][i]);
+      if (i + 1 == plan.size())
+        sub.chains[r].commit();
+      else
+        sub.chains[r].fence();
+    }
   }
+  for (StageChain& chain : sub.chains) chain.wait();
 }
 
 const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
@@ -111,51 +155,59 @@ const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
     return *captured_;
   captured_.reset();
   Captured c{plan.layers_per_stage, sampler, {}};
-  CommandEncoder recorder = device_->command_encoder();
-  const Pass pass = forward_.decode_pass();
-  for (const Stage& stage : plan.stages) {
-    recorder.begin_capture();
-    try {
-      forward_.record_stage(recorder, stage, pass, sampler);
-    } catch (...) {
-      recorder.end_capture();
-      throw;
+  for (const Rank& rank : ranks_) {
+    CommandEncoder recorder = rank.device->command_encoder();
+    const Pass pass = rank.forward->decode_pass();
+    std::vector<CaptureGraph>& graphs = c.graphs.emplace_back();
+    for (const Stage& stage : plan.stages) {
+      recorder.begin_capture();
+      try {
+        rank.forward->record_stage(recorder, stage, pass, sampler);
+      } catch (...) {
+        recorder.end_capture();
+        throw;
+      }
+      graphs.push_back(recorder.end_capture());
     }
-    c.graphs.push_back(recorder.end_capture());
   }
   captured_ = std::move(c);
   return *captured_;
 }
 
 GenerationResult Generator::generate(std::span<const int32_t> prompt, const GenerateOptions& o) {
-  const StagePlan plan = StagePlan::make(forward_.model().config.layers, o.layers_per_stage);
+  const StagePlan plan = StagePlan::make(forward().model().config.layers, o.layers_per_stage);
   const ops::SamplerParams sampler{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p};
-  device_->synchronize();  // start_sequence writes buffers from the host
-  forward_.start_sequence(prompt, o.max_new_tokens, o.sampling.seed);
+  synchronize();  // start_sequence writes buffers from the host
+  for (Rank& rank : ranks_) rank.forward->start_sequence(prompt, o.max_new_tokens, o.sampling.seed);
 
   GenerationResult r;
   r.mode = o.mode;
   r.stages_per_token = o.mode == SubmissionMode::Single ? 1 : int(plan.size());
   const Captured* graphs =
       o.mode == SubmissionMode::Replay ? &capture_decode(plan, sampler) : nullptr;
-  std::optional<StageChain> chain;
-  std::optional<CommandEncoder> encoder;
-  if (o.mode == SubmissionMode::Session || o.mode == SubmissionMode::Replay) {
-    chain.emplace(*device_, o.prefer_session);
-    r.session_fallback = !chain->uses_session();
-  } else {
-    encoder.emplace(device_->command_encoder());
+  Submitters sub;
+  for (Rank& rank : ranks_) {
+    if (o.mode == SubmissionMode::Session || o.mode == SubmissionMode::Replay) {
+      sub.chains.emplace_back(*rank.device, o.prefer_session);
+      r.session_fallback = !sub.chains.back().uses_session();
+    } else {
+      sub.encoders.push_back(rank.device->command_encoder());
+    }
   }
-  StageChain* chain_ptr = chain ? &*chain : nullptr;
-  CommandEncoder* encoder_ptr = encoder ? &*encoder : nullptr;
+  const auto each_rank = [&](auto pass_of) {
+    std::vector<Pass> passes;
+    for (Rank& rank : ranks_) passes.push_back(pass_of(*rank.forward));
+    return passes;
+  };
 
   // Prefill: chunks go through every stage; the last chunk's head samples the first token.
   const double prefill_start = now_ms();
   const int total = int(prompt.size());
-  for (int first = 0; first < total; first += forward_.prefill_chunk()) {
-    const int count = std::min(forward_.prefill_chunk(), total - first);
+  for (int first = 0; first < total; first += forward().prefill_chunk()) {
+    const int count = std::min(forward().prefill_chunk(), total - first);
     const bool last = first + count == total;
-    run_pass(chain_ptr, encoder_ptr, o.mode, plan, forward_.prefill_pass(first, count), last,
+    run_pass(sub, o.mode, plan,
+             each_rank([&](LlamaForward& f) { return f.prefill_pass(first, count); }), last,
              sampler, last);
     ++r.prefill_passes;
   }
@@ -166,14 +218,14 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   bool stopped = stops();
 
   // Decode: each step feeds the sampled token back through the device's token buffer.
-  const Pass decode = forward_.decode_pass();
+  const std::vector<Pass> decode = each_rank([](LlamaForward& f) { return f.decode_pass(); });
   const CounterSnapshot before = counters::snapshot();
   const double wall_start = now_ms(), cpu_start = thread_cpu_us();
   for (int step = 1; step < o.max_new_tokens && !stopped; ++step) {
     if (graphs)
-      replay_decode(*chain, plan, *graphs);
+      replay_decode(sub, plan, *graphs);
     else
-      run_pass(chain_ptr, encoder_ptr, o.mode, plan, decode, true, sampler, true);
+      run_pass(sub, o.mode, plan, decode, true, sampler, true);
     r.tokens.push_back(read_token());
     if (o.on_token) o.on_token(step, r.tokens.back());
     stopped = stops();
@@ -194,11 +246,15 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
     d.waits_encoded = double(d.total.waits_encoded) / n;
   }
 
-  // The sampler also logged every token on the device; it must agree with what the host read.
-  std::vector<int32_t> history(r.tokens.size());
-  forward_.history().download(history.data(), history.size() * sizeof(int32_t));
-  if (history != r.tokens)
-    raise(ErrorCode::Internal, "the device's token history disagrees with the tokens read");
+  // The sampler also logged every token on each rank's device; all must agree with what the
+  // host read.
+  for (size_t k = 0; k < ranks_.size(); ++k) {
+    std::vector<int32_t> history(r.tokens.size());
+    ranks_[k].forward->history().download(history.data(), history.size() * sizeof(int32_t));
+    if (history != r.tokens)
+      raise(ErrorCode::Internal,
+            "rank " + std::to_string(k) + "'s token history disagrees with the tokens read");
+  }
   return r;
 }
 

@@ -4,10 +4,13 @@
 //   single    one command buffer per token (per prefill chunk), one wait
 //   session   one fenced command buffer per stage through an EncoderSession, one wait at head
 //   replay    as session, but each decode stage is captured once and replayed every token
+// With tensor parallelism every rank runs the same stages on its own device and queue; the host
+// records and commits each stage for all ranks before it waits, so the ranks' collectives meet.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -75,28 +78,44 @@ class Generator {
  public:
   // The model must outlive the generator.
   Generator(Device& device, const LlamaModel& model, ForwardOptions options = {});
+  // Tensor parallel: rank r runs shards[r] on devices[r] with comms[r]; everything must outlive
+  // the generator. Throws InvalidArgument when the lists disagree in length or order.
+  Generator(const std::vector<Device*>& devices, const std::vector<const LlamaModel*>& shards,
+            const std::vector<Communicator>& comms, ForwardOptions options = {});
 
   GenerationResult generate(std::span<const int32_t> prompt, const GenerateOptions& options);
 
-  LlamaForward& forward() { return forward_; }
-  const LlamaForward& forward() const { return forward_; }
+  int ranks() const { return int(ranks_.size()); }
+  // Rank 0's forward pass (every rank ends a step with the same logits and token).
+  LlamaForward& forward() { return *ranks_[0].forward; }
+  const LlamaForward& forward() const { return *ranks_[0].forward; }
+  const LlamaForward& forward(int rank) const { return *ranks_.at(size_t(rank)).forward; }
 
  private:
+  struct Rank {
+    Device* device;
+    std::unique_ptr<LlamaForward> forward;
+  };
   struct Captured {
     int layers_per_stage;
     kernels::ops::SamplerParams sampler;
-    std::vector<CaptureGraph> graphs;  // one per stage of the plan
+    std::vector<std::vector<CaptureGraph>> graphs;  // per rank, one per stage of the plan
+  };
+  // The per-rank submission objects of one generate() call.
+  struct Submitters {
+    std::vector<StageChain> chains;        // session, replay
+    std::vector<CommandEncoder> encoders;  // blocking, single
   };
 
-  void run_pass(StageChain* chain, CommandEncoder* encoder, SubmissionMode mode,
-                const StagePlan& plan, const Pass& pass, bool with_head,
+  void run_pass(Submitters& sub, SubmissionMode mode, const StagePlan& plan,
+                const std::vector<Pass>& passes, bool with_head,
                 const kernels::ops::SamplerParams& sampler, bool last_of_chain);
-  void replay_decode(StageChain& chain, const StagePlan& plan, const Captured& graphs);
+  void replay_decode(Submitters& sub, const StagePlan& plan, const Captured& graphs);
   const Captured& capture_decode(const StagePlan& plan, const kernels::ops::SamplerParams& s);
   int32_t read_token() const;
+  void synchronize() const;
 
-  Device* device_;
-  LlamaForward forward_;
+  std::vector<Rank> ranks_;
   std::optional<Captured> captured_;
 };
 

@@ -10,6 +10,20 @@ LlamaModel load_model(Device& device, const gguf::GgufFile& file, const LoadProg
   m.name = file.try_get_string("general.name").value_or(m.config.architecture);
   m.text = TokenText::from_gguf(file);
   m.weights = load_weights(device, file, m.config, progress);
+  m.shard = shard_shape(m.config, {});
+  return m;
+}
+
+LlamaModel load_model_shard(Device& device, const gguf::GgufFile& file, TensorParallel tp,
+                            const LoadProgress& progress) {
+  LlamaModel m;
+  m.config = config_from_gguf(file);
+  m.name = file.try_get_string("general.name").value_or(m.config.architecture);
+  m.text = TokenText::from_gguf(file);
+  const SplitTypes types{file.tensor("blk.0.attn_output.weight").dtype,
+                         file.tensor("blk.0.ffn_down.weight").dtype};
+  m.shard = shard_shape(m.config, tp, types);
+  m.weights = load_weights(device, file, m.config, progress, &m.shard);
   return m;
 }
 
@@ -27,6 +41,7 @@ LlamaModel random_model(Device& device, const LlamaConfig& config, const WeightT
   m.name = "random " + config.architecture;
   m.config = config;
   m.weights = random_weights(device, config, types, seed, progress);
+  m.shard = shard_shape(config, {});
   return m;
 }
 

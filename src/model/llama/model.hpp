@@ -19,7 +19,8 @@ struct LlamaModel {
   std::string name;
   LlamaConfig config;
   LlamaWeights weights;
-  TokenText text;  // empty without a vocabulary
+  TokenText text;    // empty without a vocabulary
+  ShardShape shard;  // what this rank holds; everything unless split by tensor parallelism
 };
 
 // Reads the configuration, checks and uploads every weight. Format errors name the key or the
@@ -28,6 +29,10 @@ LlamaModel load_model(Device& device, const gguf::GgufFile& file,
                       const LoadProgress& progress = {});
 LlamaModel load_model(Device& device, const std::filesystem::path& path,
                       const LoadProgress& progress = {});
+// Rank tp.rank's shard of the model for tensor-parallel decode (tensor_parallel.hpp). Throws
+// InvalidArgument when the shape does not split across tp.ranks.
+LlamaModel load_model_shard(Device& device, const gguf::GgufFile& file, TensorParallel tp,
+                            const LoadProgress& progress = {});
 
 // A model of the given shape with random weights of the given types, made straight into device
 // buffers (no file). This is how benchmarks build, say, a Llama-3-8B shape:

@@ -38,14 +38,21 @@ void StageChain::fence() {
   fence_pending_ = true;
 }
 
-void StageChain::finish() {
+void StageChain::commit() {
   if (session_) {
-    session_->commit_and_wait();
+    session_->commit_stage();
     return;
   }
   committed_ = true;
   fence_pending_ = false;
-  encoder_->commit_and_wait();
+  encoder_->commit();
+}
+
+void StageChain::wait() {
+  if (session_)
+    session_->wait();
+  else
+    encoder_->wait();
 }
 
 }  // namespace stagefence::llama

@@ -25,8 +25,10 @@ class StageChain {
   CommandEncoder& begin(std::string_view label);
   // Commits the stage without blocking; it signals the fence the next stage waits for.
   void fence();
-  // Commits the stage and blocks until it (and so every stage before it) completed.
-  void finish();
+  // Commits the stage without a fence (the last of the chain); wait() then blocks on it.
+  void commit();
+  // Blocks until the last committed stage (and so every stage before it) completed.
+  void wait();
 
  private:
   std::optional<EncoderSession> session_;

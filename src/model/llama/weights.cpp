@@ -8,6 +8,7 @@
 #include "kernels/dequant.hpp"
 #include "model/gguf/gguf_file.hpp"
 #include "model/llama/tensor_layout.hpp"
+#include "model/llama/tensor_parallel.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::llama {
@@ -63,7 +64,7 @@ Weight upload_raw(Device& device, const TensorSpec& spec, DType dtype, const uin
   return w;
 }
 
-void check_complete(const LlamaWeights& w, const LlamaConfig& c) {
+void check_complete(const LlamaWeights& w, const LlamaConfig& c, const ShardShape* shard) {
   auto need = [](const Weight& x, const std::string& what) {
     if (!x.present()) raise(ErrorCode::Internal, "weights are missing " + what);
   };
@@ -72,15 +73,27 @@ void check_complete(const LlamaWeights& w, const LlamaConfig& c) {
   need(w.output, "output");
   for (size_t l = 0; l < w.layers.size(); ++l) {
     const LayerWeights& x = w.layers[l];
-    for (const Weight* p :
-         {&x.attn_norm, &x.wq, &x.wk, &x.wv, &x.wo, &x.ffn_norm, &x.w_gate, &x.w_up, &x.w_down})
+    for (const Weight* p : {&x.attn_norm, &x.wq, &x.wk, &x.wv, &x.wo, &x.ffn_norm})
       need(*p, "a weight of layer " + std::to_string(l));
+    if (!shard || shard->ffn > 0)
+      for (const Weight* p : {&x.w_gate, &x.w_up, &x.w_down})
+        need(*p, "an FFN weight of layer " + std::to_string(l));
     if (c.qkv_bias) need(x.bv, "a bias of layer " + std::to_string(l));
     if (c.qk_norm) need(x.k_norm, "a QK-norm of layer " + std::to_string(l));
   }
 }
 
 }  // namespace
+
+void tie_output(LlamaWeights& w, const LlamaConfig& c, const ShardShape* shard) {
+  if (!c.tied_output) return;
+  w.output = w.token_embd;
+  if (!shard || !shard->split()) return;
+  const uint64_t row = dtype_bytes(w.token_embd.dtype, uint64_t(c.dim));
+  w.output.buffer =
+      w.token_embd.buffer.view(row * uint64_t(shard->vocab_begin), row * uint64_t(shard->vocab));
+  w.output.rows = shard->vocab;
+}
 
 Weight& weight_slot(LlamaWeights& w, const TensorSpec& spec) {
   if (spec.layer < 0) {
@@ -128,14 +141,16 @@ uint64_t LlamaWeights::device_bytes() const {
 }
 
 LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const LlamaConfig& config,
-                          const LoadProgress& progress) {
+                          const LoadProgress& progress, const ShardShape* shard) {
   config.validate();
   const std::vector<TensorSpec> layout = tensor_layout(config);
   uint64_t total = 0;
   for (const TensorSpec& spec : layout) {
     check_tensor(file, spec);
     const gguf::TensorView& t = file.tensor(spec.name);
-    total += spec.is_vector() ? uint64_t(spec.cols) * 4 : t.n_bytes;
+    const TensorSpec local = shard ? local_spec(spec, tensor_slice(spec, config, *shard)) : spec;
+    const uint64_t elements = uint64_t(local.rows) * uint64_t(local.cols);
+    total += spec.is_vector() ? elements * 4 : dtype_bytes(t.dtype, elements);
   }
   // Layers past the first must agree on the optional tensors the first one decided.
   for (int l = 1; l < config.layers; ++l) {
@@ -153,18 +168,28 @@ LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const Llam
   for (const TensorSpec& spec : layout) {
     const gguf::TensorView& t = file.tensor(spec.name);
     const auto* data = reinterpret_cast<const uint8_t*>(t.data);
+    const TensorSlice slice = shard ? tensor_slice(spec, config, *shard) : TensorSlice{};
+    if (shard && slice.count == 0) continue;  // this rank holds none of it
+    const TensorSpec local = local_spec(spec, slice);
+    const bool whole = slice.kind == TensorSlice::Kind::Whole;
     if (spec.is_vector() && t.dtype != DType::F32) {
       std::vector<float> widened(size_t(spec.cols));
       kernels::dequantize(t.dtype, data, widened.data(), spec.cols);
+      const std::vector<uint8_t> bytes =
+          slice_bytes(reinterpret_cast<const uint8_t*>(widened.data()), DType::F32, spec, slice);
       weight_slot(w, spec) =
-          upload_raw(device, spec, DType::F32, reinterpret_cast<const uint8_t*>(widened.data()),
-                     widened.size() * 4, done, total, progress);
+          upload_raw(device, local, DType::F32, bytes.data(), bytes.size(), done, total, progress);
+    } else if (whole) {
+      weight_slot(w, spec) =
+          upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
     } else {
-      weight_slot(w, spec) = upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
+      const std::vector<uint8_t> bytes = slice_bytes(data, t.dtype, spec, slice);
+      weight_slot(w, spec) =
+          upload_raw(device, local, t.dtype, bytes.data(), bytes.size(), done, total, progress);
     }
   }
-  if (config.tied_output) w.output = w.token_embd;
-  check_complete(w, config);
+  tie_output(w, config, shard);
+  check_complete(w, config, shard);
   return w;
 }
 
@@ -194,8 +219,8 @@ LlamaWeights random_weights(Device& device, const LlamaConfig& config, const Wei
     }
     weight_slot(w, spec) = std::move(weight);
   }
-  if (config.tied_output) w.output = w.token_embd;
-  check_complete(w, config);
+  tie_output(w, config, nullptr);
+  check_complete(w, config, nullptr);
   return w;
 }
 

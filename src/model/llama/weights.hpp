@@ -8,6 +8,7 @@
 #include "model/llama/config.hpp"
 #include "model/llama/random_init.hpp"
 #include "model/llama/tensor_layout.hpp"
+#include "model/llama/tensor_parallel.hpp"
 #include "stagefence/buffer.hpp"
 #include "stagefence/device.hpp"
 
@@ -48,14 +49,19 @@ struct LlamaWeights {
 // the layout does not have).
 Weight& weight_slot(LlamaWeights& weights, const TensorSpec& spec);
 
+// A tied output is the embedding table, or (for a shard) the rank's rows of it.
+void tie_output(LlamaWeights& weights, const LlamaConfig& config, const ShardShape* shard);
+
 // Called with bytes done and bytes in total while weights go to the device.
 using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Checks every tensor of the layout (presence, dims, weight type) before allocating anything,
 // then uploads each once. Missing or malformed tensors throw Format naming the tensor.
 // Norms and biases stored as F16/BF16 are widened to f32.
+// With a shard, only that rank's part of each tensor goes to the device (tensor_parallel.hpp);
+// a tensor the rank holds none of stays absent.
 LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const LlamaConfig& config,
-                          const LoadProgress& progress = {});
+                          const LoadProgress& progress = {}, const ShardShape* shard = nullptr);
 
 // Random weights of the given types made on the host (several threads) and streamed into device
 // buffers slab by slab, so a Llama-3-8B shape never needs its whole f32 copy in host memory.
