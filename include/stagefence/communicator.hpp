@@ -43,7 +43,9 @@ class Communicator {
   std::string describe() const;
 
   // Records an in-place sum over all ranks of the first `count` f32 values of `buffer`. Every
-  // rank must record the same collectives in the same order.
+  // rank must record the same collectives in the same order; within a command buffer a rank's
+  // collectives run one at a time in recording order (command buffers on one queue keep their
+  // order; collectives of one rank on several queues must be ordered with fences).
   void all_reduce_sum(CommandEncoder& enc, const Buffer& buffer, uint64_t count) const;
   // Records recv[r * count, (r + 1) * count) = rank r's send[0, count), f32, on every rank.
   void all_gather(CommandEncoder& enc, const Buffer& send, const Buffer& recv,

@@ -8,6 +8,7 @@
 
 #include "collective/nccl_library.hpp"
 #include "collective/rendezvous.hpp"
+#include "stagefence/buffer.hpp"
 #include "stagefence/kernel.hpp"
 
 namespace stagefence::detail {
@@ -19,6 +20,10 @@ struct CommGroup {
   std::unique_ptr<collective::Rendezvous> rendezvous;  // CPU
   const collective::NcclLibrary* nccl = nullptr;       // CUDA
   std::vector<collective::NcclLibrary::Comm> comms;    // CUDA, one per rank
+  // One small buffer per rank that every collective of the rank binds read-write, so the
+  // hazard tracker runs a rank's collectives one at a time in recording order (ranks must
+  // meet them in the same order; NCCL forbids concurrent operations on one communicator).
+  std::vector<Buffer> order_tokens;
 
   ~CommGroup();
 };
@@ -30,7 +35,8 @@ std::shared_ptr<CommGroup> register_group(std::unique_ptr<CommGroup> group);
 std::shared_ptr<CommGroup> find_group(uint64_t id);
 
 // "collective.all_reduce_sum_f32" and "collective.all_gather_f32" (CPU and CUDA); idempotent.
-// b0 buffer (read-write) | b0 send (read), b1 recv (write); s0 group id, s1 rank, s2 count.
+// b0 buffer (read-write) | b0 send (read), b1 recv (write); then the order token (read-write);
+// s0 group id, s1 rank, s2 count.
 struct CollectiveKernels {
   KernelId all_reduce_sum;
   KernelId all_gather;

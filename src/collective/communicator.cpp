@@ -70,6 +70,7 @@ std::vector<Communicator> Communicator::create_group(const std::vector<Device*>&
     group->size = int(devices.size());
     group->rendezvous = std::make_unique<collective::Rendezvous>(group->size, options.timeout);
   }
+  for (Device* d : devices) group->order_tokens.push_back(d->alloc(4));
   const std::shared_ptr<detail::CommGroup> shared = detail::register_group(std::move(group));
   std::vector<Communicator> out;
   for (int r = 0; r < shared->size; ++r) out.emplace_back(shared, r);
@@ -96,7 +97,8 @@ void Communicator::all_reduce_sum(CommandEncoder& enc, const Buffer& buffer, uin
   if (count == 0) raise(ErrorCode::InvalidArgument, "all_reduce_sum: count is 0");
   check_range("all_reduce_sum", "the buffer", buffer, count * sizeof(float));
   enc.dispatch(detail::collective_kernels().all_reduce_sum,
-               {reads_writes(buffer, 0, count * sizeof(float))},
+               {reads_writes(buffer, 0, count * sizeof(float)),
+                reads_writes(group_->order_tokens[size_t(rank_)])},
                {Scalar(group_->id), Scalar(rank_), Scalar(count)});
 }
 
@@ -108,7 +110,8 @@ void Communicator::all_gather(CommandEncoder& enc, const Buffer& send, const Buf
               count * sizeof(float) * uint64_t(group_->size));
   enc.dispatch(detail::collective_kernels().all_gather,
                {reads(send, 0, count * sizeof(float)),
-                writes(recv, 0, count * sizeof(float) * uint64_t(group_->size))},
+                writes(recv, 0, count * sizeof(float) * uint64_t(group_->size)),
+                reads_writes(group_->order_tokens[size_t(rank_)])},
                {Scalar(group_->id), Scalar(rank_), Scalar(count)});
 }
 

@@ -35,8 +35,10 @@ void Rendezvous::barrier(int rank, const char* collective) {
     std::string missing;
     for (int r = 0; r < size_; ++r)
       if (arrivals_[size_t(r)] < mine) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
-    failure_ = std::string(collective) + " on rank " + std::to_string(rank) + ": rank(s) " +
-               missing + " did not arrive within " + std::to_string(timeout_.count()) +
+    failure_ = std::string(collective) + " on rank " + std::to_string(rank) + ": " +
+               (missing.empty() ? "the ranks did not meet at the same collective"
+                                : "rank(s) " + missing + " did not arrive") +
+               " within " + std::to_string(timeout_.count()) +
                " ms; the communicator group has failed";
     cv_.notify_all();
   }

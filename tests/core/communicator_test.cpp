@@ -157,6 +157,39 @@ TEST_P(CommunicatorTest, CollectivesAreOrderedByHazardsAndReplayFromACapture) {
   }
 }
 
+TEST_P(CommunicatorTest, IndependentCollectivesOfARankRunOneAtATimeInRecordingOrder) {
+  // No data links these collectives, so only the communicator's own ordering keeps the ranks
+  // from meeting different ones (which would mix their data or deadlock).
+  constexpr int kRanks = 2;
+  if (!available(kRanks)) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
+  Group g = *open(kRanks);
+  constexpr size_t kN = 64;
+  std::vector<std::vector<sf::Buffer>> sums(kRanks);
+  std::vector<sf::Buffer> send, recv;
+  std::vector<sf::CommandEncoder> encs;
+  for (int r = 0; r < kRanks; ++r) {
+    for (int k = 0; k < 6; ++k)
+      sums[r].push_back(make_f32(*g.devices[r], std::vector<float>(kN, float(k + 10 * r))));
+    send.push_back(make_f32(*g.devices[r], std::vector<float>(kN, float(r + 1))));
+    recv.push_back(make_f32(*g.devices[r], std::vector<float>(kN * kRanks, NAN)));
+    encs.push_back(g.devices[r]->command_encoder());
+    for (int k = 0; k < 6; ++k) {
+      g.comms[r].all_reduce_sum(encs.back(), sums[r][k], kN);
+      if (k == 2) g.comms[r].all_gather(encs.back(), send[r], recv[r], kN);
+    }
+    encs.back().commit();
+  }
+  for (auto& e : encs) e.wait(std::chrono::seconds(30));
+  for (int r = 0; r < kRanks; ++r) {
+    for (int k = 0; k < 6; ++k)
+      EXPECT_EQ(read_f32(sums[r][k]), std::vector<float>(kN, float(2 * k + 10)))
+          << "rank " << r << " sum " << k;
+    std::vector<float> want(kN, 1.0f);
+    want.resize(2 * kN, 2.0f);
+    EXPECT_EQ(read_f32(recv[r]), want);
+  }
+}
+
 SF_INSTANTIATE_BACKENDS(CommunicatorTest);
 
 TEST(Communicator, RejectsBadGroupsAndRanges) {

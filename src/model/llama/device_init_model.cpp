@@ -90,10 +90,11 @@ void fill_kv_cache(Device& device, const LlamaForward& forward, int positions, u
   CommandEncoder enc = device.command_encoder();
   enc.set_label("hash init kv cache");
   for (size_t l = 0; l < caches.size(); ++l) {
-    record_hash_kv_fill(enc, caches[l].first, c.kv_heads, forward.capacity(), c.head_dim, positions,
+    const int kv_heads = forward.shard().kv_heads;  // this rank's heads of the cache
+    record_hash_kv_fill(enc, caches[l].first, kv_heads, forward.capacity(), c.head_dim, positions,
                         kv_fill(seed, int(l), false));
-    record_hash_kv_fill(enc, caches[l].second, c.kv_heads, forward.capacity(), c.head_dim,
-                        positions, kv_fill(seed, int(l), true));
+    record_hash_kv_fill(enc, caches[l].second, kv_heads, forward.capacity(), c.head_dim, positions,
+                        kv_fill(seed, int(l), true));
   }
   enc.commit_and_wait();
 }

@@ -39,6 +39,7 @@ class LlamaForward {
                const Communicator* comm = nullptr);
 
   const LlamaModel& model() const { return *model_; }
+  const ShardShape& shard() const { return shard_; }  // this rank's heads, FFN columns, vocab
   int capacity() const { return cache_.capacity; }
   int prefill_chunk() const { return chunk_; }
   int decode_splits() const { return decode_splits_; }
