@@ -1,6 +1,7 @@
 // Measures what the runtime itself costs on CUDA, each figure next to a raw CUDA baseline taken
-// by this same program on the same card: recording, graph replay, submission, fences, the
-// commit-and-wait round trip and the L2 residency hint. Prints a table last; --json writes all.
+// by this same program on the same card: recording, graph replay, the host cost of replaying a
+// capture, submission, fences, the commit-and-wait round trip and the L2 residency hint. Prints
+// a table last; --json writes all.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -189,6 +190,70 @@ void bench_replay(sf::Device& dev, int reps) {
   CHECK_CUDA(cudaStreamDestroy(s));
   const double m = median(rt), b = median(raw);
   row("replay: GPU us per dispatch, 1000-node graph", m, b, "us", "<= raw +10%", m <= b * 1.10);
+}
+
+// --- 2b. host cost of replaying a capture --------------------------------------------------
+// CommandEncoder::replay of a 1000-dispatch capture into a fresh buffer, per dispatch, next to
+// the CPU cost of cudaGraphLaunch of a 1000-node graph per node. Each replayed buffer is also run:
+// the graph cache must reuse the exec it built for this replay (no update, no instantiation).
+void bench_replay_cpu(sf::Device& dev, int reps) {
+  const sf::KernelId add = dev.kernels().id("add_f32");
+  constexpr int kN = 1000;
+  auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
+  sf::CaptureGraph graph;
+  {
+    auto enc = dev.command_encoder();
+    enc.begin_capture();
+    for (int i = 0; i < kN; ++i)
+      enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
+    graph = enc.end_capture();
+  }
+  for (int r = 0; r < 2; ++r) {  // compiles the capture and builds the exec
+    auto enc = dev.command_encoder();
+    enc.replay(graph);
+    enc.commit_and_wait();
+  }
+  const auto before = sf::counters::snapshot();
+  std::vector<double> per;
+  for (int r = 0; r < reps; ++r) {
+    auto enc = dev.command_encoder();
+    const auto t = Clock::now();
+    enc.replay(graph);
+    per.push_back(us_since(t) / kN);
+    enc.commit_and_wait();
+  }
+  const auto d = sf::counters::snapshot() - before;
+  // Raw: the same chain captured from a stream; the CPU time of launching it.
+  const sf::KernelDef& def = dev.kernels().def(add);
+  sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
+  const sf::Launch l = def.cuda_launch(a);
+  void* params[1] = {&a};
+  cudaStream_t s;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < kN; ++i)
+    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
+                                dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
+  cudaGraph_t g;
+  CHECK_CUDA(cudaStreamEndCapture(s, &g));
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaGraphInstantiate(&exec, g, 0));
+  std::vector<double> raw;
+  for (int r = 0; r < reps + 2; ++r) {
+    const auto t = Clock::now();
+    CHECK_CUDA(cudaGraphLaunch(exec, s));
+    const double c = us_since(t) / kN;
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    if (r >= 2) raw.push_back(c);
+  }
+  CHECK_CUDA(cudaGraphExecDestroy(exec));
+  CHECK_CUDA(cudaGraphDestroy(g));
+  CHECK_CUDA(cudaStreamDestroy(s));
+  const double m = median(per);
+  row("replay: CPU us per dispatch (vs graph launch/node)", m, median(raw), "us", "<= 0.1",
+      m <= 0.1);
+  const double rebuilt = double(d.graph_updates + d.graph_instantiations) / reps;
+  row("replay: graph updates+instantiations per buffer", rebuilt, 0, "", "0", rebuilt == 0);
 }
 
 // --- 3. submission and round trip ----------------------------------------------------------
@@ -412,6 +477,7 @@ int main(int argc, char** argv) {
 
   bench_recording(dev, reps);
   bench_replay(dev, reps);
+  bench_replay_cpu(dev, reps);
   bench_submit_and_round_trip(dev, reps * 10);
   const int stages = 200;
   FenceFigures memop{}, event{};

@@ -91,7 +91,9 @@ class CommandEncoder {
   void begin_capture();
   CaptureGraph end_capture();
   bool is_capturing() const;
-  // Re-records every node of `graph` into this buffer.
+  // Records every node of `graph` into this buffer, as re-recording each dispatch and barrier
+  // would. Into an empty buffer it appends the graph's compiled form (built on first replay per
+  // device and recording flags) in one step.
   void replay(const CaptureGraph& graph);
 
   // Per-command-buffer GPU times (and per dispatch with STAGEFENCE_PROFILE_DISPATCHES=1).
@@ -104,6 +106,8 @@ class CommandEncoder {
  private:
   void open_buffer();
   void ensure_not_finished(const char* what) const;
+  // Replay of a compiled form into the empty buffer; false when the nodes must be re-recorded.
+  bool replay_in_bulk(const CaptureGraph& graph);
 
   std::shared_ptr<DeviceCore> dev_;
   std::shared_ptr<QueueState> queue_;

@@ -1,20 +1,67 @@
 #include "core/command_buffer.hpp"
 
+#include <algorithm>
+
 #include "core/counters_internal.hpp"
 
 namespace stagefence {
 
 namespace {
+
 std::atomic<uint64_t> g_next_cb_id{1};
+
+// Dispatch lists of destroyed buffers, handed to new ones: a 1000-dispatch list is ~384 KB, and
+// growing one from empty for every buffer costs more than recording into it.
+class SpareRecordLists {
+ public:
+  static constexpr size_t kMaxLists = 4;
+  static constexpr size_t kMinCapacity = 64;    // smaller lists are cheap to grow
+  static constexpr size_t kMaxCapacity = 8192;  // bounds what is kept (~3 MB a list)
+
+  SpareRecordLists() { lists_.reserve(kMaxLists); }  // give() never allocates
+
+  // The largest spare list (empty), or an empty vector.
+  std::vector<DispatchRecord> take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lists_.empty()) return {};
+    auto largest = std::max_element(lists_.begin(), lists_.end(), [](const auto& a, const auto& b) {
+      return a.capacity() < b.capacity();
+    });
+    std::vector<DispatchRecord> out = std::move(*largest);
+    lists_.erase(largest);
+    return out;
+  }
+  void give(std::vector<DispatchRecord>& list) noexcept {
+    if (list.capacity() < kMinCapacity || list.capacity() > kMaxCapacity) return;
+    list.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (lists_.size() < kMaxLists) lists_.push_back(std::move(list));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<DispatchRecord>> lists_;
+};
+
+// Never destroyed: buffers may outlive static destruction on backend threads.
+SpareRecordLists& spare_record_lists() {
+  static auto* lists = new SpareRecordLists;
+  return *lists;
 }
+
+}  // namespace
 
 CommandBuffer::CommandBuffer()
     : id(g_next_cb_id.fetch_add(1, std::memory_order_relaxed)),
+      dispatches(spare_record_lists().take()),
       created_at(std::chrono::steady_clock::now()) {
   detail::gauge(detail::counters().live_command_buffers, 1);
 }
 
-CommandBuffer::~CommandBuffer() { detail::gauge(detail::counters().live_command_buffers, -1); }
+CommandBuffer::~CommandBuffer() {
+  spare_record_lists().give(dispatches);
+  detail::gauge(detail::counters().live_command_buffers, -1);
+}
 
 bool CommandBuffer::finished() const {
   std::lock_guard<std::mutex> lock(mu);
@@ -47,6 +94,9 @@ void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
   std::vector<std::shared_ptr<Allocation>> retained;
   retained.swap(cb.retained);
   retained.clear();
+  std::vector<std::shared_ptr<const void>> replays;
+  replays.swap(cb.retained_replays);
+  replays.clear();
   for (auto& t : cb.tracked) t->end_use();
   cb.tracked.clear();
 

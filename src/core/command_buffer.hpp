@@ -51,9 +51,14 @@ struct CommandBuffer {
   std::vector<FenceOp> waits;
   std::vector<FenceOp> signals;
   std::vector<std::shared_ptr<Allocation>> retained;
+  // Compiled replays whose allocations this buffer retains (each holds its allocations).
+  std::vector<std::shared_ptr<const void>> retained_replays;
   std::vector<std::shared_ptr<InflightTracker>> tracked;  // unretained debug check
   bool timestamps = false;
   bool profile_dispatches = false;
+  // Nonzero: `dispatches` and `deps` are exactly one replay of the compiled capture with this id
+  // (see core/capture_replay.hpp), so a backend may reuse what it built for that replay.
+  uint64_t replay_id = 0;
   std::chrono::steady_clock::time_point created_at, committed_at;
   // Execution on the device, on the host's steady clock (CPU: the queue thread's run of this
   // buffer). Backends fill them before complete_command_buffer; left unset, the trace derives

@@ -1,10 +1,13 @@
 #include "stagefence/command_encoder.hpp"
 
+#include <algorithm>
 #include <string>
 
+#include "core/capture_replay.hpp"
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
 #include "core/device_core.hpp"
+#include "core/dispatch_resolve.hpp"
 #include "core/hazard_tracker.hpp"
 #include "core/nvtx_range.hpp"
 #include "stagefence/env.hpp"
@@ -15,18 +18,30 @@ namespace stagefence {
 struct CommandEncoder::State {
   HazardTracker tracker;
   std::vector<uint32_t> deps;
+  BackendKind kind = BackendKind::Cpu;
   bool force_serial = false;
   bool hazard_tracking = true;
   bool timestamps = false;
+  // After a bulk replay into the empty buffer, `tracker` is stale: the hazard state is this
+  // form's, copied in before the next dispatch or barrier. Cleared at commit.
+  std::shared_ptr<const detail::CompiledReplay> replayed;
+  size_t last_dispatches = 0;  // of the previous buffer: the next one reserves as much
   // Capture: dispatches go into `graph`, ordered by their own tracker.
   bool capturing = false;
   CaptureGraph graph;
   HazardTracker capture_tracker;
   uint32_t captured = 0;
+
+  void load_replayed_hazards() {
+    if (!replayed) return;
+    tracker = replayed->tracker;
+    replayed.reset();
+  }
 };
 
 CommandEncoder::CommandEncoder(std::shared_ptr<DeviceCore> device, std::shared_ptr<QueueState> queue)
     : dev_(std::move(device)), queue_(std::move(queue)), st_(std::make_unique<State>()) {
+  st_->kind = dev_->kind();
   open_buffer();
 }
 
@@ -35,7 +50,10 @@ CommandEncoder& CommandEncoder::operator=(CommandEncoder&&) noexcept = default;
 CommandEncoder::~CommandEncoder() = default;
 
 void CommandEncoder::open_buffer() {
+  if (cb_) st_->last_dispatches = cb_->dispatches.size();
   cb_ = std::make_shared<CommandBuffer>();
+  // Buffers of one encoder tend to repeat their size: grow once, not by doubling.
+  cb_->dispatches.reserve(std::max<size_t>(st_->last_dispatches, 16));
   cb_->queue = queue_.get();
   // A trace needs each buffer's device time.
   cb_->timestamps = st_->timestamps || env::timestamps() || detail::trace_on();
@@ -43,6 +61,7 @@ void CommandEncoder::open_buffer() {
   st_->force_serial = env::force_serial();
   st_->hazard_tracking = env::hazard_tracking();
   st_->tracker.reset();
+  st_->replayed.reset();
   detail::bump(detail::counters().command_buffers);
 }
 
@@ -63,10 +82,10 @@ void CommandEncoder::dispatch(std::string_view kernel, std::initializer_list<Bin
            scalars.size(), launch);
 }
 
-void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t nb,
-                              const Scalar* scalars, size_t ns, const std::optional<Launch>& launch) {
-  State& st = *st_;
-  if (!st.capturing) ensure_not_finished("dispatch");
+void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kernel,
+                      const Binding* bindings, size_t nb, const Scalar* scalars, size_t ns,
+                      const std::optional<Launch>& launch, bool resolve_launch, DispatchRecord& rec,
+                      RangeAccess* acc) {
   const KernelDef& def = KernelRegistry::global().def(kernel);
   const auto where = [&] { return "dispatch of '" + def.name + "'"; };
   if (nb > static_cast<size_t>(kMaxBindings))
@@ -76,14 +95,15 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
     raise(ErrorCode::InvalidArgument, where() + ": " + std::to_string(ns) + " scalars, at most " +
                                           std::to_string(kMaxScalars));
 
-  KernelArgs args{};
-  RangeAccess acc[kMaxBindings];
+  rec.kernel = kernel;
+  rec.def = &def;
+  KernelArgs& args = rec.args;
   for (size_t i = 0; i < nb; ++i) {
     const Binding& b = bindings[i];
     if (!b.buffer.valid())
       raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) + " is an empty Buffer");
     const Allocation& a = *b.buffer.allocation();
-    if (a.pool != dev_->pool)
+    if (a.pool != device.pool)
       raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) +
                                             " belongs to another device");
     const uint64_t view = b.buffer.size();
@@ -100,13 +120,35 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
   for (size_t i = 0; i < ns; ++i) args.s[i] = scalars[i].word;
   args.num_bindings = static_cast<uint32_t>(nb);
   args.num_scalars = static_cast<uint32_t>(ns);
+  if (!resolve_launch) return;
 
+  // Resolve the launch for this device's backend.
+  Launch& resolved = rec.launch;
+  if (kind == BackendKind::Cpu) {
+    if (!def.cpu) raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
+    resolved = launch ? *launch : (def.cpu_launch ? def.cpu_launch(args) : Launch{});
+  } else {
+    if (!def.cuda && !def.cuda_enqueue)
+      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CUDA implementation");
+    if (launch) resolved = *launch;
+    else if (def.cuda_launch) resolved = def.cuda_launch(args);
+  }
+  if (resolved.grid.count() == 0)
+    raise(ErrorCode::InvalidArgument, where() + ": empty launch grid");
+}
+
+void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t nb,
+                              const Scalar* scalars, size_t ns, const std::optional<Launch>& launch) {
+  State& st = *st_;
+  RangeAccess acc[kMaxBindings];
   if (st.capturing) {
+    DispatchRecord rec{};
+    resolve_dispatch(*dev_, st.kind, kernel, bindings, nb, scalars, ns, launch, false, rec, acc);
     CaptureNode node;
     node.kind = CaptureNode::Kind::Dispatch;
     node.dispatch.kernel = kernel;
     node.dispatch.launch = launch;
-    node.dispatch.scalars.assign(args.s, args.s + ns);
+    node.dispatch.scalars.assign(rec.args.s, rec.args.s + ns);
     node.dispatch.bindings.assign(bindings, bindings + nb);
     if (st.force_serial) {
       if (st.captured > 0) node.dispatch.deps.push_back(st.captured - 1);
@@ -118,22 +160,20 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
     return;
   }
 
-  // Resolve the launch for this device's backend.
-  Launch resolved;
-  if (dev_->kind() == BackendKind::Cpu) {
-    if (!def.cpu) raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
-    resolved = launch ? *launch : (def.cpu_launch ? def.cpu_launch(args) : Launch{});
-  } else {
-    if (!def.cuda && !def.cuda_enqueue)
-      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CUDA implementation");
-    if (launch) resolved = *launch;
-    else if (def.cuda_launch) resolved = def.cuda_launch(args);
-  }
-  if (resolved.grid.count() == 0)
-    raise(ErrorCode::InvalidArgument, where() + ": empty launch grid");
-
+  ensure_not_finished("dispatch");
   CommandBuffer& cb = *cb_;
   const auto index = static_cast<uint32_t>(cb.dispatches.size());
+  // Resolved in place (value-initialised, so unused argument slots are zero); an invalid
+  // dispatch is taken back out and records nothing.
+  DispatchRecord& rec = cb.dispatches.emplace_back();
+  try {
+    resolve_dispatch(*dev_, st.kind, kernel, bindings, nb, scalars, ns, launch, true, rec, acc);
+  } catch (...) {
+    cb.dispatches.pop_back();
+    throw;
+  }
+
+  st.load_replayed_hazards();
   auto& deps = st.deps;
   size_t ordered_by_barrier = 0;
   if (st.force_serial) {
@@ -145,28 +185,30 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
     ordered_by_barrier = st.tracker.barrier_dep_count();
   }
 
+  // last_cb is only a hint against retaining twice: one thread records a buffer, so seeing this
+  // buffer's id means this buffer already holds the allocation.
   if (!dev_->unretained) {
     for (size_t i = 0; i < nb; ++i) {
       const auto& a = bindings[i].buffer.allocation();
-      if (a->last_cb.exchange(cb.id, std::memory_order_relaxed) != cb.id) cb.retained.push_back(a);
+      if (a->last_cb.load(std::memory_order_relaxed) != cb.id) {
+        a->last_cb.store(cb.id, std::memory_order_relaxed);
+        cb.retained.push_back(a);
+      }
     }
   } else {
     for (size_t i = 0; i < nb; ++i) {
       const auto& a = bindings[i].buffer.allocation();
-      if (a->tracker && a->last_cb.exchange(cb.id, std::memory_order_relaxed) != cb.id)
+      if (a->tracker && a->last_cb.load(std::memory_order_relaxed) != cb.id) {
+        a->last_cb.store(cb.id, std::memory_order_relaxed);
         cb.tracked.push_back(a->tracker);
+      }
     }
   }
 
-  DispatchRecord rec;
-  rec.kernel = kernel;
-  rec.def = &def;
-  rec.launch = resolved;
-  rec.args = args;
   rec.dep_begin = static_cast<uint32_t>(cb.deps.size());
   rec.dep_count = static_cast<uint32_t>(deps.size());
   cb.deps.insert(cb.deps.end(), deps.begin(), deps.end());
-  cb.dispatches.push_back(rec);
+  cb.replay_id = 0;
 
   auto& c = detail::counters();
   detail::bump(c.dispatches);
@@ -186,6 +228,7 @@ void CommandEncoder::barrier() {
     return;
   }
   ensure_not_finished("barrier");
+  st.load_replayed_hazards();
   if (st.tracker.barrier()) detail::bump(detail::counters().barriers_explicit);
 }
 
@@ -215,6 +258,7 @@ void CommandEncoder::commit() {
                                      dev_->backend->lost_reason() + "; reopen the device");
   dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
   for (auto& t : cb_->tracked) t->begin_use();
+  st_->replayed.reset();  // no more recording: what it holds is the buffer's to release
   cb_->committed_at = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(cb_->mu);
@@ -269,7 +313,52 @@ CaptureGraph CommandEncoder::end_capture() {
 
 bool CommandEncoder::is_capturing() const { return st_->capturing; }
 
+bool CommandEncoder::replay_in_bulk(const CaptureGraph& graph) {
+  State& st = *st_;
+  CommandBuffer& cb = *cb_;
+  // Compiled forms hold what re-recording into an empty buffer gives; anything else (capture,
+  // a committed buffer that must raise, earlier dispatches to order against) re-records.
+  if (st.capturing || cb.status != CommandBuffer::Status::Recording || !cb.dispatches.empty())
+    return false;
+  const detail::ReplayConfig config{dev_->pool.get(), st.kind, st.force_serial, st.hazard_tracking};
+  std::shared_ptr<const detail::CompiledReplay> form =
+      detail::compiled_replay(graph, *dev_, config);
+  if (!form) return false;
+  if (form->records.empty()) return true;
+
+  try {
+    cb.dispatches = form->records;
+    cb.deps = form->deps;
+    if (!dev_->unretained) {
+      cb.retained_replays.push_back(form);
+    } else {
+      for (const auto& a : form->allocations) {
+        if (a->tracker && a->last_cb.load(std::memory_order_relaxed) != cb.id) {
+          a->last_cb.store(cb.id, std::memory_order_relaxed);
+          cb.tracked.push_back(a->tracker);
+        }
+      }
+    }
+  } catch (...) {  // out of memory: the buffer stays empty
+    cb.dispatches.clear();
+    cb.deps.clear();
+    throw;
+  }
+  cb.replay_id = form->id;
+
+  auto& c = detail::counters();
+  detail::bump(c.dispatches, form->records.size());
+  if (form->dependencies) detail::bump(c.dependencies, form->dependencies);
+  if (form->concurrent_dispatches)
+    detail::bump(c.concurrent_dispatches, form->concurrent_dispatches);
+  if (form->barriers_auto) detail::bump(c.barriers_auto, form->barriers_auto);
+  if (form->barriers_explicit) detail::bump(c.barriers_explicit, form->barriers_explicit);
+  st.replayed = std::move(form);
+  return true;
+}
+
 void CommandEncoder::replay(const CaptureGraph& graph) {
+  if (replay_in_bulk(graph)) return;
   for (const CaptureNode& node : graph.nodes()) {
     if (node.kind == CaptureNode::Kind::Barrier) {
       barrier();

@@ -2,7 +2,6 @@
 // dispatches whose ranges conflict with its own (RAW, WAR, WAW; two reads never conflict).
 #pragma once
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "stagefence/buffer.hpp"
@@ -26,14 +25,29 @@ class HazardTracker {
   bool barrier();
   // How many dependencies every dispatch since the last barrier inherits from it.
   size_t barrier_dep_count() const { return barrier_deps_.size(); }
+  // True when nothing was added since the last reset.
+  bool empty() const { return since_barrier_.empty() && barrier_deps_.empty(); }
 
  private:
   struct Entry {
     uint64_t begin, end;
     uint32_t index;
-    bool writes;
   };
-  std::unordered_map<uint64_t, std::vector<Entry>> by_alloc_;
+  // The live ranges of one allocation. Reads are kept apart from writes so a read scans only
+  // the writes it could conflict with (buffers read by every dispatch stay cheap).
+  struct Slot {
+    uint64_t alloc_id = 0;
+    std::vector<Entry> reads, writes;
+  };
+  static constexpr size_t kMaxAccesses = 16;  // accesses of one add() whose slot is remembered
+  uint32_t slot_of(uint64_t alloc_id);        // finds or adds the slot; index into slots_
+  void clear_slots();
+  void grow_table();
+
+  // Slots [0, live_) are in use; later ones keep their capacity for the next buffer.
+  std::vector<Slot> slots_;
+  uint32_t live_ = 0;
+  std::vector<uint32_t> table_;  // open addressing over live slots: slot index + 1, 0 = empty
   std::vector<uint32_t> since_barrier_;  // dispatches after the last barrier
   std::vector<uint32_t> barrier_deps_;   // what every dispatch after the last barrier waits for
 };

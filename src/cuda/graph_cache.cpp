@@ -200,6 +200,18 @@ void GraphCache::update_whole(Entry& e, const CommandBuffer& cb, const L2Window&
   for (size_t i = 0; i < cb.dispatches.size(); ++i) e.args[i] = cb.dispatches[i].args;
 }
 
+void GraphCache::set_replay(Lru::iterator it, uint64_t id) {
+  if (it->replay_id == id) return;
+  if (it->replay_id) by_replay_.erase(it->replay_id);
+  it->replay_id = id;
+  if (!id) return;
+  auto [slot, inserted] = by_replay_.try_emplace(id, it);
+  if (!inserted) {
+    slot->second->replay_id = 0;  // another variant held this replay before
+    slot->second = it;
+  }
+}
+
 void GraphCache::insert(Entry e) {
   lru_.push_front(std::move(e));
   index_.emplace(lru_.front().hash, lru_.begin());
@@ -211,12 +223,24 @@ void GraphCache::insert(Entry e) {
         index_.erase(it);
         break;
       }
+    set_replay(last, 0);
     destroy(*last);
     lru_.erase(last);
   }
 }
 
 cudaGraphExec_t GraphCache::prepare(const CommandBuffer& cb, const L2Window& window) {
+  auto use = [&](Lru::iterator it) {
+    lru_.splice(lru_.begin(), lru_, it);  // iterators stay valid
+    it->last_used = ++clock_;
+    return it->exec;
+  };
+  // A replay's dispatches are fixed by its id: the variant tagged with it runs them as they are.
+  if (cb.replay_id) {
+    auto hit = by_replay_.find(cb.replay_id);
+    if (hit != by_replay_.end() && hit->second->key[0] == window.epoch) return use(hit->second);
+  }
+
   std::vector<uint64_t> key = topology_key(cb, window.epoch);
   const uint64_t hash = hash_key(key);
   const size_t n = cb.dispatches.size();
@@ -229,18 +253,16 @@ cudaGraphExec_t GraphCache::prepare(const CommandBuffer& cb, const L2Window& win
   std::sort(variants.begin(), variants.end(),
             [](Lru::iterator a, Lru::iterator b) { return a->last_used > b->last_used; });
 
-  auto use = [&](Lru::iterator it) {
-    lru_.splice(lru_.begin(), lru_, it);  // iterators stay valid
-    it->last_used = ++clock_;
-    return it->exec;
-  };
   auto matches = [&](const Entry& e, bool (*eq)(const KernelArgs&, const KernelArgs&)) {
     for (size_t i = 0; i < n; ++i)
       if (!eq(e.args[i], cb.dispatches[i].args)) return false;
     return true;
   };
   for (Lru::iterator it : variants)
-    if (matches(*it, same_args)) return use(it);
+    if (matches(*it, same_args)) {
+      if (cb.replay_id) set_replay(it, cb.replay_id);
+      return use(it);
+    }
 
   Lru::iterator target = lru_.end();
   for (Lru::iterator it : variants)
@@ -251,7 +273,9 @@ cudaGraphExec_t GraphCache::prepare(const CommandBuffer& cb, const L2Window& win
   if (target == lru_.end() && !variants.empty() && variants.size() >= kMaxVariants)
     target = variants.back();
   if (target != lru_.end()) {
+    set_replay(target, 0);  // untagged while its arguments change, so a throw leaves no stale tag
     if (!update_nodes(*target, cb)) update_whole(*target, cb, window);
+    set_replay(target, cb.replay_id);
     return use(target);
   }
 
@@ -268,6 +292,7 @@ cudaGraphExec_t GraphCache::prepare(const CommandBuffer& cb, const L2Window& win
   e.args.reserve(n);
   for (const DispatchRecord& d : cb.dispatches) e.args.push_back(d.args);
   insert(std::move(e));
+  set_replay(lru_.begin(), cb.replay_id);
   return lru_.front().exec;
 }
 

@@ -8,6 +8,10 @@
 // nodes in place); a new variant while the topology has fewer than kMaxVariants; otherwise the
 // least recently used variant, updated in place. An in-place update that CUDA refuses falls back
 // to cudaGraphExecUpdate with a rebuilt graph, then to re-instantiation.
+//
+// A buffer that is exactly one replay of a compiled capture (CommandBuffer::replay_id) first
+// looks for the variant that last ran that replay with its arguments: found, it launches with
+// no key, hash or per-node comparison.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -50,8 +54,13 @@ class GraphCache {
     std::vector<cudaGraphNode_t> nodes;  // one per dispatch
     std::vector<KernelArgs> args;        // the arguments `exec` runs with now
     uint64_t last_used = 0;
+    uint64_t replay_id = 0;  // the compiled replay whose dispatches `exec` runs now; 0: none
   };
   using Lru = std::list<Entry>;
+
+  // Tags `it` as running replay `id` (0 untags). Keeps by_replay_[k] == it exactly when
+  // it->replay_id == k.
+  void set_replay(Lru::iterator it, uint64_t id);
 
   // Builds the graph of `cb`; returns it and its nodes. Throws, leaking nothing.
   cudaGraph_t build(const CommandBuffer& cb, const L2Window& window,
@@ -67,6 +76,7 @@ class GraphCache {
   Lru lru_;  // front: most recently used
   uint64_t clock_ = 0;
   std::unordered_multimap<uint64_t, Lru::iterator> index_;
+  std::unordered_map<uint64_t, Lru::iterator> by_replay_;
 };
 
 }  // namespace stagefence::cuda
