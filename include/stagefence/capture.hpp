@@ -18,7 +18,7 @@ struct CapturedDispatch {
   std::optional<Launch> launch;  // empty: the backend's launch rule decides
   std::vector<uint64_t> scalars;
   std::vector<Binding> bindings;
-  std::vector<uint32_t> deps;    // indices of earlier dispatches this one waits for
+  std::vector<uint32_t> deps;  // indices of earlier dispatches this one waits for
 };
 
 struct CaptureNode {

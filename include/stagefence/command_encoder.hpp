@@ -28,8 +28,8 @@ struct DispatchTime {
 };
 
 struct CommandBufferTimes {
-  bool valid = false;       // false unless timestamps were on and the buffer completed
-  double gpu_us = 0;        // first work to last work on the device
+  bool valid = false;  // false unless timestamps were on and the buffer completed
+  double gpu_us = 0;   // first work to last work on the device
   double submit_to_done_us = 0;
   std::vector<DispatchTime> dispatches;  // with per-dispatch profiling only
 };

@@ -74,22 +74,22 @@ std::string CommandBuffer::display_name() const {
 
 void CommandBuffer::wait_or_throw(std::chrono::nanoseconds timeout) {
   std::unique_lock<std::mutex> lock(mu);
-  const bool done = cv.wait_for(lock, timeout, [&] {
-    return status == Status::Completed || status == Status::Failed;
-  });
+  const bool done = cv.wait_for(
+      lock, timeout, [&] { return status == Status::Completed || status == Status::Failed; });
   if (!done)
-    raise(ErrorCode::Timeout,
-          "command buffer " + display_name() + " did not complete within " +
-              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
-              " ms");
+    raise(
+        ErrorCode::Timeout,
+        "command buffer " + display_name() + " did not complete within " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+            " ms");
   if (status == Status::Failed) throw Error(error_code, error);
 }
 
 void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,
                              const CommandBufferTimes* times) {
   const bool tracing = detail::trace_on();
-  const auto completed_at = tracing ? std::chrono::steady_clock::now()
-                                    : std::chrono::steady_clock::time_point{};
+  const auto completed_at =
+      tracing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   // Memory goes back to the pool before anyone can observe completion.
   std::vector<std::shared_ptr<Allocation>> retained;
   retained.swap(cb.retained);

@@ -91,7 +91,9 @@ namespace detail {
 // Trace recorder hooks (src/core/trace.cpp). Callers test trace_on() first: with tracing off a
 // buffer costs one relaxed atomic load per hook.
 extern std::atomic<bool> g_trace_on;
-inline bool trace_on() { return g_trace_on.load(std::memory_order_relaxed); }
+inline bool trace_on() {
+  return g_trace_on.load(std::memory_order_relaxed);
+}
 // At commit, on the encoding thread: the span from created_at to committed_at.
 void trace_encoded(const CommandBuffer& cb);
 // At completion: the buffer's span on its queue, its fence markers and its dispatch spans.

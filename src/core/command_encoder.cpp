@@ -39,7 +39,8 @@ struct CommandEncoder::State {
   }
 };
 
-CommandEncoder::CommandEncoder(std::shared_ptr<DeviceCore> device, std::shared_ptr<QueueState> queue)
+CommandEncoder::CommandEncoder(std::shared_ptr<DeviceCore> device,
+                               std::shared_ptr<QueueState> queue)
     : dev_(std::move(device)), queue_(std::move(queue)), st_(std::make_unique<State>()) {
   st_->kind = dev_->kind();
   open_buffer();
@@ -92,8 +93,8 @@ void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kerne
     raise(ErrorCode::InvalidArgument, where() + ": " + std::to_string(nb) + " bindings, at most " +
                                           std::to_string(kMaxBindings));
   if (ns > static_cast<size_t>(kMaxScalars))
-    raise(ErrorCode::InvalidArgument, where() + ": " + std::to_string(ns) + " scalars, at most " +
-                                          std::to_string(kMaxScalars));
+    raise(ErrorCode::InvalidArgument,
+          where() + ": " + std::to_string(ns) + " scalars, at most " + std::to_string(kMaxScalars));
 
   rec.kernel = kernel;
   rec.def = &def;
@@ -101,17 +102,20 @@ void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kerne
   for (size_t i = 0; i < nb; ++i) {
     const Binding& b = bindings[i];
     if (!b.buffer.valid())
-      raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) + " is an empty Buffer");
+      raise(ErrorCode::InvalidArgument,
+            where() + ": binding " + std::to_string(i) + " is an empty Buffer");
     const Allocation& a = *b.buffer.allocation();
     if (a.pool != device.pool)
-      raise(ErrorCode::InvalidArgument, where() + ": binding " + std::to_string(i) +
-                                            " belongs to another device");
+      raise(ErrorCode::InvalidArgument,
+            where() + ": binding " + std::to_string(i) + " belongs to another device");
     const uint64_t view = b.buffer.size();
-    const uint64_t len = b.length == kWholeRange ? (b.offset <= view ? view - b.offset : 0) : b.length;
+    const uint64_t len =
+        b.length == kWholeRange ? (b.offset <= view ? view - b.offset : 0) : b.length;
     if (b.offset > view || len > view - b.offset)
       raise(ErrorCode::OutOfRange, where() + ": binding " + std::to_string(i) + " range [" +
-                                       std::to_string(b.offset) + ", " + std::to_string(b.offset + len) +
-                                       ") lies outside its " + std::to_string(view) + "-byte buffer");
+                                       std::to_string(b.offset) + ", " +
+                                       std::to_string(b.offset + len) + ") lies outside its " +
+                                       std::to_string(view) + "-byte buffer");
     const uint64_t begin = b.buffer.offset() + b.offset;
     args.ptr[i] = static_cast<char*>(a.ptr) + begin;
     args.len[i] = len;
@@ -125,20 +129,24 @@ void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kerne
   // Resolve the launch for this device's backend.
   Launch& resolved = rec.launch;
   if (kind == BackendKind::Cpu) {
-    if (!def.cpu) raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
+    if (!def.cpu)
+      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
     resolved = launch ? *launch : (def.cpu_launch ? def.cpu_launch(args) : Launch{});
   } else {
     if (!def.cuda && !def.cuda_enqueue)
       raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CUDA implementation");
-    if (launch) resolved = *launch;
-    else if (def.cuda_launch) resolved = def.cuda_launch(args);
+    if (launch)
+      resolved = *launch;
+    else if (def.cuda_launch)
+      resolved = def.cuda_launch(args);
   }
   if (resolved.grid.count() == 0)
     raise(ErrorCode::InvalidArgument, where() + ": empty launch grid");
 }
 
 void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t nb,
-                              const Scalar* scalars, size_t ns, const std::optional<Launch>& launch) {
+                              const Scalar* scalars, size_t ns,
+                              const std::optional<Launch>& launch) {
   State& st = *st_;
   RangeAccess acc[kMaxBindings];
   if (st.capturing) {
@@ -232,8 +240,12 @@ void CommandEncoder::barrier() {
   if (st.tracker.barrier()) detail::bump(detail::counters().barriers_explicit);
 }
 
-void CommandEncoder::set_label(std::string_view label) { cb_->label = std::string(label); }
-const std::string& CommandEncoder::label() const { return cb_->label; }
+void CommandEncoder::set_label(std::string_view label) {
+  cb_->label = std::string(label);
+}
+const std::string& CommandEncoder::label() const {
+  return cb_->label;
+}
 
 void CommandEncoder::wait_for(const Fence& fence, uint64_t value) {
   ensure_not_finished("wait_for");
@@ -252,7 +264,8 @@ void CommandEncoder::signal(const Fence& fence, uint64_t value) {
 void CommandEncoder::commit() {
   if (cb_->status != CommandBuffer::Status::Recording) return;
   if (st_->capturing)
-    raise(ErrorCode::State, "commit of " + cb_->display_name() + " while capturing; end_capture() first");
+    raise(ErrorCode::State,
+          "commit of " + cb_->display_name() + " while capturing; end_capture() first");
   if (dev_->backend->lost())
     raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
                                      dev_->backend->lost_reason() + "; reopen the device");
@@ -280,16 +293,27 @@ void CommandEncoder::commit_and_wait(std::chrono::nanoseconds timeout) {
 
 void CommandEncoder::wait(std::chrono::nanoseconds timeout) {
   if (cb_->status == CommandBuffer::Status::Recording)
-    raise(ErrorCode::State, "wait on command buffer " + cb_->display_name() + " that was never committed");
+    raise(ErrorCode::State,
+          "wait on command buffer " + cb_->display_name() + " that was never committed");
   detail::bump(detail::counters().syncs);
   cb_->wait_or_throw(timeout);
 }
 
-bool CommandEncoder::is_committed() const { return cb_->status != CommandBuffer::Status::Recording; }
-bool CommandEncoder::is_completed() const { return cb_->finished(); }
-bool CommandEncoder::has_dispatches() const { return !cb_->dispatches.empty(); }
-uint64_t CommandEncoder::dispatch_count() const { return cb_->dispatches.size(); }
-uint64_t CommandEncoder::dependency_count() const { return cb_->deps.size(); }
+bool CommandEncoder::is_committed() const {
+  return cb_->status != CommandBuffer::Status::Recording;
+}
+bool CommandEncoder::is_completed() const {
+  return cb_->finished();
+}
+bool CommandEncoder::has_dispatches() const {
+  return !cb_->dispatches.empty();
+}
+uint64_t CommandEncoder::dispatch_count() const {
+  return cb_->dispatches.size();
+}
+uint64_t CommandEncoder::dependency_count() const {
+  return cb_->deps.size();
+}
 
 void CommandEncoder::reset() {
   if (st_->capturing) raise(ErrorCode::State, "reset while capturing; end_capture() first");
@@ -311,7 +335,9 @@ CaptureGraph CommandEncoder::end_capture() {
   return std::move(st_->graph);
 }
 
-bool CommandEncoder::is_capturing() const { return st_->capturing; }
+bool CommandEncoder::is_capturing() const {
+  return st_->capturing;
+}
 
 bool CommandEncoder::replay_in_bulk(const CaptureGraph& graph) {
   State& st = *st_;
