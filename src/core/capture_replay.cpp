@@ -41,15 +41,8 @@ std::shared_ptr<const CompiledReplay> compile(const CaptureGraph& graph, const D
       return nullptr;
     }
     const size_t nb = d.bindings.size();
-    size_t ordered_by_barrier = 0;
-    if (config.force_serial) {
-      deps.clear();
-      if (index > 0) deps.push_back(index - 1);
-      ordered_by_barrier = deps.size();
-    } else {
-      c->tracker.add(index, acc, config.hazard_tracking ? nb : 0, deps);
-      ordered_by_barrier = c->tracker.barrier_dep_count();
-    }
+    const size_t ordered_by_barrier =
+        c->tracker.order(index, acc, nb, config.force_serial, config.hazard_tracking, deps);
     rec.dep_begin = static_cast<uint32_t>(c->deps.size());
     rec.dep_count = static_cast<uint32_t>(deps.size());
     c->deps.insert(c->deps.end(), deps.begin(), deps.end());

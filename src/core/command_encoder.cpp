@@ -158,11 +158,8 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
     node.dispatch.launch = launch;
     node.dispatch.scalars.assign(rec.args.s, rec.args.s + ns);
     node.dispatch.bindings.assign(bindings, bindings + nb);
-    if (st.force_serial) {
-      if (st.captured > 0) node.dispatch.deps.push_back(st.captured - 1);
-    } else {
-      st.capture_tracker.add(st.captured, acc, st.hazard_tracking ? nb : 0, node.dispatch.deps);
-    }
+    st.capture_tracker.order(st.captured, acc, nb, st.force_serial, st.hazard_tracking,
+                             node.dispatch.deps);
     ++st.captured;
     st.graph.mutable_nodes().push_back(std::move(node));
     return;
@@ -183,15 +180,8 @@ void CommandEncoder::dispatch(KernelId kernel, const Binding* bindings, size_t n
 
   st.load_replayed_hazards();
   auto& deps = st.deps;
-  size_t ordered_by_barrier = 0;
-  if (st.force_serial) {
-    deps.clear();
-    if (index > 0) deps.push_back(index - 1);
-    ordered_by_barrier = deps.size();
-  } else {
-    st.tracker.add(index, acc, st.hazard_tracking ? nb : 0, deps);
-    ordered_by_barrier = st.tracker.barrier_dep_count();
-  }
+  const size_t ordered_by_barrier =
+      st.tracker.order(index, acc, nb, st.force_serial, st.hazard_tracking, deps);
 
   // last_cb is only a hint against retaining twice: one thread records a buffer, so seeing this
   // buffer's id means this buffer already holds the allocation.

@@ -104,4 +104,15 @@ bool HazardTracker::barrier() {
   return true;
 }
 
+size_t HazardTracker::order(uint32_t index, const RangeAccess* accesses, size_t count,
+                            bool force_serial, bool hazard_tracking, std::vector<uint32_t>& deps) {
+  if (force_serial) {
+    deps.clear();
+    if (index > 0) deps.push_back(index - 1);
+    return deps.size();
+  }
+  add(index, accesses, hazard_tracking ? count : 0, deps);
+  return barrier_dep_count();
+}
+
 }  // namespace stagefence

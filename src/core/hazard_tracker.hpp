@@ -20,6 +20,12 @@ class HazardTracker {
   // Computes the dependencies of dispatch `index` (sorted, unique) into `deps` and records its
   // accesses. Dispatches must be added in increasing index order.
   void add(uint32_t index, const RangeAccess* accesses, size_t count, std::vector<uint32_t>& deps);
+  // The dependencies of dispatch `index` under the recording flags: force-serial chains it after
+  // the previous dispatch (tracking nothing); otherwise add() with its accesses, or with none
+  // when hazard tracking is off (barriers still order it). Returns how many of the
+  // dependencies the serial chain or the last barrier imposed.
+  size_t order(uint32_t index, const RangeAccess* accesses, size_t count, bool force_serial,
+               bool hazard_tracking, std::vector<uint32_t>& deps);
   // Orders everything after the barrier after everything before it.
   // Returns false when there was nothing to order (no dispatch since the last barrier).
   bool barrier();
