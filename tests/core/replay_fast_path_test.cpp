@@ -13,6 +13,7 @@
 
 #include "core/command_buffer.hpp"
 #include "core/hazard_tracker.hpp"
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;
@@ -115,25 +116,6 @@ Counted counted(Body body) {
   return {d.dispatches, d.dependencies, d.concurrent_dispatches, d.barriers_auto,
           d.barriers_explicit};
 }
-
-// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // Views of one allocation, independent buffers, barriers, a read-write binding and an explicit
 // launch: every path of the tracker and of launch resolution.

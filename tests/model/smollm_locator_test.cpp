@@ -10,6 +10,7 @@
 #include <string>
 
 #include "model/model_locator.hpp"
+#include "scoped_env.hpp"
 #include "stagefence/error.hpp"
 
 namespace {
@@ -123,27 +124,7 @@ TEST_F(LocatorTest, ExplicitPathsThatAreNotFilesFail) {
   }
 }
 
-// Sets an environment variable for the scope and restores the previous value after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    if (value)
-      setenv(name, value->c_str(), 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using sftest::ScopedEnv;
 
 TEST_F(LocatorTest, ReadsTheProcessEnvironment) {
   {

@@ -20,6 +20,7 @@
 
 #include "core/command_buffer.hpp"  // buffer ids, to match spans to the buffers that made them
 #include "json_value.hpp"
+#include "scoped_env.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
@@ -75,24 +76,7 @@ sf::Buffer poisoned(sf::Device& dev, size_t n) {
   return upload(dev, std::vector<float>(n, std::numeric_limits<float>::quiet_NaN()));
 }
 
-// Sets an environment variable for one scope and restores the previous value.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using sftest::ScopedEnv;
 
 struct Span {
   std::string name;
