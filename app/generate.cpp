@@ -145,9 +145,8 @@ LoadedModel load(const std::vector<Device*>& devices, const Args& args) {
   }
   const int ranks = int(devices.size());
   for (int r = 0; r < ranks; ++r) {
-    out.shards.push_back(ranks == 1 ? llama::load_model(*devices[0], *file, progress_bar())
-                                    : llama::load_model_shard(*devices[size_t(r)], *file,
-                                                              {r, ranks}, progress_bar()));
+    out.shards.push_back(
+        llama::load_model_shard(*devices[size_t(r)], *file, {r, ranks}, progress_bar()));
     if (where.path && out.shards.back().name == out.shards.back().config.architecture)
       out.shards.back().name = where.path->filename().string();
   }

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "copy_bandwidth.hpp"
+#include "decode_report.hpp"
 #include "model/llama/device_init.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "stagefence/report.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
@@ -235,12 +237,11 @@ int run(int argc, char** argv) {
       llama::Generator gen = ranks == 1 ? llama::Generator(*devices[0], shards[0], fo)
                                         : llama::Generator(devices, ptrs, comms, fo);
       const double coll_us = collective_us_per_token(devices, comms, c);
-      const llama::ShardShape& s0 = shards[0].shard;
-      const double shard_bytes =
-          double(shards[0].weights.device_bytes()) -
-          double(shards[0].weights.token_embd.buffer.size()) * (1.0 - 1.0 / double(c.vocab));
-      const double kv_bytes =
-          2.0 * c.layers * s0.kv_heads * c.head_dim * 2.0 * (o.context + o.tokens / 2.0);
+      // One rank's reads per token: its weight shard and its K/V heads of the cache.
+      llama::LlamaConfig local = c;
+      local.kv_heads = shards[0].shard.kv_heads;
+      const double shard_bytes = sf::bench::weight_bytes_per_token(shards[0].weights, c);
+      const double kv_bytes = sf::bench::kv_bytes_per_token(local, o.context, o.tokens - 1);
       for (llama::SubmissionMode mode :
            {llama::SubmissionMode::Session, llama::SubmissionMode::Replay}) {
         llama::GenerateOptions go;
@@ -306,21 +307,25 @@ int run(int argc, char** argv) {
   }
   if (!o.json.empty()) {
     std::ofstream out(o.json);
-    out << "{\"schema\":\"stagefence.tp_bench/1\",\"device\":\"" << info.name << "\",\"backend\":\""
-        << sf::backend_name(info.backend) << "\",\"shape\":\"" << o.shape << "\",\"dtype\":\""
-        << sf::dtype_name(o.dtype) << "\",\"context\":" << o.context
-        << ",\"copy_gb_s\":" << copy.bytes_per_s * 1e-9 << ",\"rows\":[";
+    out << "{\"schema\":\"stagefence.tp_bench/1\",\"device\":" << sf::json_quote(info.name)
+        << ",\"backend\":" << sf::json_quote(sf::backend_name(info.backend))
+        << ",\"shape\":" << sf::json_quote(o.shape)
+        << ",\"dtype\":" << sf::json_quote(sf::dtype_name(o.dtype)) << ",\"context\":" << o.context
+        << ",\"copy_gb_s\":" << sf::json_number(copy.bytes_per_s * 1e-9) << ",\"rows\":[";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
       out << (i ? "," : "") << "{\"ranks\":" << r.ranks;
       if (!r.skipped.empty()) {
-        out << ",\"skipped\":true}";
+        out << ",\"skipped\":" << sf::json_quote(r.skipped) << "}";
         continue;
       }
-      out << ",\"mode\":\"" << r.mode << "\",\"ms_per_token\":" << r.ms_per_token
-          << ",\"cpu_us_per_token\":" << r.cpu_us_per_token
-          << ",\"shard_weight_bytes\":" << r.shard_bytes << ",\"kv_bytes\":" << r.kv_bytes
-          << ",\"collective_us\":" << r.collective_us << ",\"floor_ms\":" << r.floor_ms
+      out << ",\"mode\":" << sf::json_quote(r.mode)
+          << ",\"ms_per_token\":" << sf::json_number(r.ms_per_token)
+          << ",\"cpu_us_per_token\":" << sf::json_number(r.cpu_us_per_token)
+          << ",\"shard_weight_bytes\":" << sf::json_number(r.shard_bytes)
+          << ",\"kv_bytes\":" << sf::json_number(r.kv_bytes)
+          << ",\"collective_us\":" << sf::json_number(r.collective_us)
+          << ",\"floor_ms\":" << sf::json_number(r.floor_ms)
           << ",\"tokens_match\":" << (r.tokens_match ? "true" : "false") << "}";
     }
     out << "]}\n";

@@ -46,30 +46,13 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
   return v;
 }
 
-class CommunicatorTest : public ::testing::TestWithParam<sf::BackendKind> {
- protected:
-  std::optional<Group> open(int n) {
-    auto g = open_group(GetParam(), n);
-    if (!g) ADD_FAILURE() << "not reached";  // callers check first
-    return g;
-  }
-  bool available(int n) {
-    sf::DeviceOptions o;
-    o.backend = GetParam();
-    o.cuda_ordinal = n - 1;
-    try {
-      sf::Device::open(o);
-      return true;
-    } catch (const sf::Error&) {
-      return false;
-    }
-  }
-};
+class CommunicatorTest : public ::testing::TestWithParam<sf::BackendKind> {};
 
 TEST_P(CommunicatorTest, AllReduceSumsEveryRankAndGivesEveryRankTheSameBits) {
   constexpr int kRanks = 3;
-  if (!available(kRanks)) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
-  Group g = *open(kRanks);
+  std::optional<Group> group = open_group(GetParam(), kRanks);
+  if (!group) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
+  Group& g = *group;
   constexpr size_t kN = 4099;
   std::vector<std::vector<float>> inputs;
   std::vector<sf::Buffer> bufs;
@@ -96,8 +79,9 @@ TEST_P(CommunicatorTest, AllReduceSumsEveryRankAndGivesEveryRankTheSameBits) {
 
 TEST_P(CommunicatorTest, AllGatherPlacesEachRanksPartInRankOrder) {
   constexpr int kRanks = 4;
-  if (!available(kRanks)) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
-  Group g = *open(kRanks);
+  std::optional<Group> group = open_group(GetParam(), kRanks);
+  if (!group) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
+  Group& g = *group;
   constexpr size_t kN = 1000;
   std::vector<std::vector<float>> parts;
   std::vector<sf::Buffer> send, recv;
@@ -120,8 +104,9 @@ TEST_P(CommunicatorTest, AllGatherPlacesEachRanksPartInRankOrder) {
 
 TEST_P(CommunicatorTest, CollectivesAreOrderedByHazardsAndReplayFromACapture) {
   constexpr int kRanks = 2;
-  if (!available(kRanks)) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
-  Group g = *open(kRanks);
+  std::optional<Group> group = open_group(GetParam(), kRanks);
+  if (!group) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
+  Group& g = *group;
   constexpr size_t kN = 777;
   std::vector<sf::Buffer> x, y;
   std::vector<sf::CaptureGraph> graphs;
@@ -161,8 +146,9 @@ TEST_P(CommunicatorTest, IndependentCollectivesOfARankRunOneAtATimeInRecordingOr
   // No data links these collectives, so only the communicator's own ordering keeps the ranks
   // from meeting different ones (which would mix their data or deadlock).
   constexpr int kRanks = 2;
-  if (!available(kRanks)) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
-  Group g = *open(kRanks);
+  std::optional<Group> group = open_group(GetParam(), kRanks);
+  if (!group) GTEST_SKIP() << "fewer than " << kRanks << " devices of this kind";
+  Group& g = *group;
   constexpr size_t kN = 64;
   std::vector<std::vector<sf::Buffer>> sums(kRanks);
   std::vector<sf::Buffer> send, recv;

@@ -17,9 +17,7 @@ LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightT
   LlamaModel m;
   m.name = "hashed " + config.architecture;
   m.config = config;
-  TensorSpec out{"blk.0.attn_output.weight", TensorRole::Matrix, config.dim, config.q_dim(), 0};
-  TensorSpec down{"blk.0.ffn_down.weight", TensorRole::Matrix, config.dim, config.ffn_dim, 0};
-  m.shard = shard_shape(config, tp, {types.type_of(out), types.type_of(down)});
+  m.shard = shard_shape(config, tp, {types.attention, types.ffn_down});
   // Every fill is worked out (and every type checked) before anything is allocated. A shard
   // takes the whole tensor's fill (same amplitudes) over its own element count.
   std::vector<HashFill> fills;

@@ -5,13 +5,7 @@
 namespace stagefence::llama {
 
 LlamaModel load_model(Device& device, const gguf::GgufFile& file, const LoadProgress& progress) {
-  LlamaModel m;
-  m.config = config_from_gguf(file);
-  m.name = file.try_get_string("general.name").value_or(m.config.architecture);
-  m.text = TokenText::from_gguf(file);
-  m.weights = load_weights(device, file, m.config, progress);
-  m.shard = shard_shape(m.config, {});
-  return m;
+  return load_model_shard(device, file, {}, progress);
 }
 
 LlamaModel load_model_shard(Device& device, const gguf::GgufFile& file, TensorParallel tp,
@@ -20,10 +14,13 @@ LlamaModel load_model_shard(Device& device, const gguf::GgufFile& file, TensorPa
   m.config = config_from_gguf(file);
   m.name = file.try_get_string("general.name").value_or(m.config.architecture);
   m.text = TokenText::from_gguf(file);
-  const SplitTypes types{file.tensor("blk.0.attn_output.weight").dtype,
-                         file.tensor("blk.0.ffn_down.weight").dtype};
+  // Only a split is constrained by the block sizes of the column-split tensors.
+  SplitTypes types;
+  if (tp.ranks > 1)
+    types = {file.tensor("blk.0.attn_output.weight").dtype,
+             file.tensor("blk.0.ffn_down.weight").dtype};
   m.shard = shard_shape(m.config, tp, types);
-  m.weights = load_weights(device, file, m.config, progress, &m.shard);
+  m.weights = load_weights(device, file, m.config, progress, m.shard.split() ? &m.shard : nullptr);
   return m;
 }
 

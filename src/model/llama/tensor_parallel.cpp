@@ -18,11 +18,6 @@ uint32_t block_elems(DType t) {
   return info ? info->block_elems : 1;
 }
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 }  // namespace
 
 ShardShape shard_shape(const LlamaConfig& c, TensorParallel tp, SplitTypes types) {
@@ -73,15 +68,15 @@ TensorSlice tensor_slice(const TensorSpec& spec, const LlamaConfig& c, const Sha
   const std::string& n = spec.name;
   const Kind by_head = spec.is_vector() ? Kind::Cols : Kind::Rows;  // biases: elements
   const int64_t hd = c.head_dim;
-  if (ends_with(n, "attn_q.weight") || ends_with(n, "attn_q.bias"))
+  if (n.ends_with("attn_q.weight") || n.ends_with("attn_q.bias"))
     return {by_head, s.head_begin * hd, s.heads * hd};
-  if (ends_with(n, "attn_k.weight") || ends_with(n, "attn_v.weight") ||
-      ends_with(n, "attn_k.bias") || ends_with(n, "attn_v.bias"))
+  if (n.ends_with("attn_k.weight") || n.ends_with("attn_v.weight") || n.ends_with("attn_k.bias") ||
+      n.ends_with("attn_v.bias"))
     return {by_head, s.kv_head_begin * hd, s.kv_heads * hd};
-  if (ends_with(n, "attn_output.weight")) return {Kind::Cols, s.head_begin * hd, s.heads * hd};
-  if (ends_with(n, "ffn_gate.weight") || ends_with(n, "ffn_up.weight"))
+  if (n.ends_with("attn_output.weight")) return {Kind::Cols, s.head_begin * hd, s.heads * hd};
+  if (n.ends_with("ffn_gate.weight") || n.ends_with("ffn_up.weight"))
     return {Kind::Rows, s.ffn_begin, s.ffn};
-  if (ends_with(n, "ffn_down.weight")) return {Kind::Cols, s.ffn_begin, s.ffn};
+  if (n.ends_with("ffn_down.weight")) return {Kind::Cols, s.ffn_begin, s.ffn};
   return {Kind::Whole, 0, spec.rows};
 }
 
