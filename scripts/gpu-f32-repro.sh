@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build-gpu/app/stagefence}
-out=${2:-gpu-out}
+out=${2:-gpu-out/repro}
 mkdir -p "$out"
 dir=$(mktemp -d)
 for dt in f32 f16; do
