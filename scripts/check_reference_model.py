@@ -8,7 +8,7 @@ llama.cpp's default cache stores it. Nothing of stagefence's forward pass is use
 token ids (stagefence's tokenizer encodes the texts through the CLI's JSON output), so
 tokenizers do not matter here.
 
-For each prompt the script runs
+For each prompt the script runs (with STAGEFENCE_ACTIVATIONS=f32, the reference's numerics)
     stagefence generate --backend cpu --model F --prompt-ids IDS --tokens N --ignore-eos --json
 and compares its tokens with the reference's greedy tokens; any difference exits with status 1.
 
@@ -170,7 +170,10 @@ def mm(x, w):
 
 def run_cli(cli, args):
     cmd = [str(cli), "generate", "--backend", "cpu", "--json"] + args
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    # The reference multiplies f32 activations: compare stagefence's f32-activation path (its
+    # default quantises decode activations to 8-bit blocks for quantised weights).
+    env = dict(os.environ, STAGEFENCE_ACTIVATIONS="f32")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"check_reference_model: {' '.join(cmd)} failed "
                          f"({proc.returncode}): {proc.stderr.strip()}")

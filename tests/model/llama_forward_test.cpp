@@ -12,6 +12,7 @@
 #include "model/builtin_model.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "scoped_env.hpp"
 
 namespace {
 
@@ -23,6 +24,14 @@ namespace llama = sf::llama;
 // boundary differently in f32 and double.
 constexpr double kAbsTol = 5e-4;  // the worst seen on the CPU is about 6e-5
 constexpr double kRelTol = 5e-4;
+// With the default 8-bit activations decode steps quantise activations to 8-bit blocks, and so
+// does the reference; but an activation that lies within f32 rounding of a quantisation
+// boundary (seen: 8e-5 of a step from one, in tiny_qwen3 at position 6) rounds to the other
+// level in one of them, and from then on its logits differ by up to about 0.1 (seen 0.095). The
+// 8-bit run therefore checks the greedy tokens and logits within kQ8AbsTol; the f32-activation
+// run holds every step to kAbsTol, and the kernels' own 8-bit numerics are checked exactly in
+// tests/kernels/decode_fused_test.cpp.
+constexpr double kQ8AbsTol = 0.2;
 constexpr int kNewTokens = 20;
 
 struct Case {
@@ -33,10 +42,13 @@ struct Case {
   size_t min_distinct;
 };
 
-class LlamaReferenceTest : public ::testing::TestWithParam<std::tuple<sf::BackendKind, Case>> {};
+class LlamaReferenceTest
+    : public ::testing::TestWithParam<std::tuple<sf::BackendKind, Case, const char*>> {};
 
 TEST_P(LlamaReferenceTest, LogitsAndGreedyTokensMatchDoubleReference) {
-  const auto [backend, test_case] = GetParam();
+  const auto [backend, test_case, activations] = GetParam();
+  const bool q8 = std::string(activations) == "q8";
+  const sftest::ScopedEnv env("STAGEFENCE_ACTIVATIONS", activations);
   std::optional<sf::Device> dev = try_open(backend);
   if (!dev) GTEST_SKIP() << "no " << sf::backend_name(backend) << " device on this machine";
   const LlamaConfig config = test_case.config();
@@ -81,13 +93,13 @@ TEST_P(LlamaReferenceTest, LogitsAndGreedyTokensMatchDoubleReference) {
       const double want = ref_logits[size_t(v)], got = logits[size_t(s)][size_t(v)];
       const double err = std::abs(got - want);
       worst = std::max(worst, err);
-      ASSERT_LE(err, kAbsTol + kRelTol * std::abs(want))
+      ASSERT_LE(err, (s > 0 && q8 ? kQ8AbsTol : kAbsTol) + kRelTol * std::abs(want))
           << "step " << s << " logit " << v << ": got " << got << ", reference " << want;
     }
     // The reference's own greedy choice; feeding it back makes this the reference's sequence.
     const int want_token = ReferenceForward::argmax(ref_logits);
     ASSERT_EQ(r.tokens[size_t(s)], want_token) << "greedy token " << s;
-    if (s + 1 < kNewTokens) ref_logits = ref.step(want_token);
+    if (s + 1 < kNewTokens) ref_logits = ref.step(want_token, /*decode=*/q8);
   }
   RecordProperty("worst_abs_error", std::to_string(worst));
   // Random weights should still produce a varied sequence rather than one repeated token.
@@ -100,10 +112,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda),
                        ::testing::Values(Case{"llama_gqa", tiny_llama, 8},
                                          Case{"qwen2_bias_tied", tiny_qwen2, 2},
-                                         Case{"qwen3_qknorm", tiny_qwen3, 8})),
+                                         Case{"qwen3_qknorm", tiny_qwen3, 8}),
+                       ::testing::Values("f32", "q8")),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == sf::BackendKind::Cpu ? "Cpu" : "Cuda") + "_" +
-             std::get<1>(info.param).name;
+             std::get<1>(info.param).name + "_" + std::get<2>(info.param);
     });
 
 TEST(LlamaBuiltinModel, IsDeterministicAndGreedyTokensVary) {

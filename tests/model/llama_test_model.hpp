@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/act_q8.hpp"
 #include "kernels/dequant.hpp"
 #include "model/gguf/gguf_file.hpp"
 #include "model/gguf/gguf_writer.hpp"
@@ -124,10 +125,13 @@ inline double round_to_half(double x) {
 }
 
 // One decoder evaluated token by token in double; K and V are kept rounded to f16, as the
-// model's cache stores them.
+// model's cache stores them. Decode steps multiply block-quantised weights with 8-bit activation
+// blocks (kernels/act_q8.hpp: the input rounded to f32, quantised, dequantised exactly), as the
+// decode kernels do; prompt steps and the logits keep unquantised activations.
 class ReferenceForward {
  public:
   ReferenceForward(const sf::gguf::GgufFile& f, const LlamaConfig& c) : c_(c) {
+    auto type = [&](const std::string& name) { return f.tensor(name).dtype; };
     embd_ = dequantised(f, "token_embd.weight");
     out_norm_ = dequantised(f, "output_norm.weight");
     out_ = c.tied_output ? embd_ : dequantised(f, "output.weight");
@@ -139,6 +143,13 @@ class ReferenceForward {
       L.wk = dequantised(f, b + "attn_k.weight");
       L.wv = dequantised(f, b + "attn_v.weight");
       L.wo = dequantised(f, b + "attn_output.weight");
+      L.t_q = type(b + "attn_q.weight");
+      L.t_k = type(b + "attn_k.weight");
+      L.t_v = type(b + "attn_v.weight");
+      L.t_o = type(b + "attn_output.weight");
+      L.t_gate = type(b + "ffn_gate.weight");
+      L.t_up = type(b + "ffn_up.weight");
+      L.t_down = type(b + "ffn_down.weight");
       if (c.qkv_bias) {
         L.bq = dequantised(f, b + "attn_q.bias");
         L.bk = dequantised(f, b + "attn_k.bias");
@@ -158,16 +169,17 @@ class ReferenceForward {
     v_cache_.resize(size_t(c.layers));
   }
 
-  // Runs `token` at the next position and returns the logits.
-  std::vector<double> step(int token) {
+  // Runs `token` at the next position and returns the logits; `decode`: a generated token.
+  std::vector<double> step(int token, bool decode = false) {
+    decode_ = decode;
     const int pos = pos_++;
     const int D = c_.dim, hd = c_.head_dim;
     std::vector<double> x(embd_.begin() + size_t(token) * D, embd_.begin() + size_t(token + 1) * D);
     for (int l = 0; l < c_.layers; ++l) {
       Layer& L = layers_[size_t(l)];
       std::vector<double> h = rms_norm(x, L.attn_norm);
-      std::vector<double> q = mat(L.wq, h, c_.q_dim()), k = mat(L.wk, h, c_.kv_dim()),
-                          v = mat(L.wv, h, c_.kv_dim());
+      std::vector<double> q = mat(L.wq, L.t_q, h, c_.q_dim()), k = mat(L.wk, L.t_k, h, c_.kv_dim()),
+                          v = mat(L.wv, L.t_v, h, c_.kv_dim());
       if (c_.qkv_bias)
         for (size_t i = 0; i < q.size(); ++i) q[i] += L.bq[i];
       if (c_.qkv_bias)
@@ -199,14 +211,15 @@ class ReferenceForward {
             attn[size_t(hq * hd + i)] +=
                 s[size_t(p)] / sum * v_cache_[size_t(l)][size_t(p)][size_t(hk * hd + i)];
       }
-      const std::vector<double> o = mat(L.wo, attn, D);
+      const std::vector<double> o = mat(L.wo, L.t_o, attn, D);
       for (int i = 0; i < D; ++i) x[size_t(i)] += o[size_t(i)];
 
       h = rms_norm(x, L.ffn_norm);
-      const std::vector<double> g = mat(L.gate, h, c_.ffn_dim), u = mat(L.up, h, c_.ffn_dim);
+      const std::vector<double> g = mat(L.gate, L.t_gate, h, c_.ffn_dim),
+                                u = mat(L.up, L.t_up, h, c_.ffn_dim);
       std::vector<double> a(g.size());
       for (size_t i = 0; i < g.size(); ++i) a[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
-      const std::vector<double> d = mat(L.down, a, D);
+      const std::vector<double> d = mat(L.down, L.t_down, a, D);
       for (int i = 0; i < D; ++i) x[size_t(i)] += d[size_t(i)];
     }
     return mat(out_, rms_norm(x, out_norm_), c_.vocab);
@@ -223,7 +236,22 @@ class ReferenceForward {
   struct Layer {
     std::vector<double> attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm, gate, up,
         down;
+    sf::DType t_q{}, t_k{}, t_v{}, t_o{}, t_gate{}, t_up{}, t_down{};
   };
+
+  // A decode step's product with a block-quantised weight sees x through 8-bit blocks.
+  std::vector<double> mat(const std::vector<double>& W, sf::DType t, const std::vector<double>& x,
+                          int rows) const {
+    if (!decode_ || sf::dtype_info(t)->block_elems == 1) return mat(W, x, rows);
+    std::vector<float> xf(x.begin(), x.end());
+    std::vector<double> xq(x.size());
+    for (size_t g = 0; g + sf::kernels::kActBlock <= x.size(); g += sf::kernels::kActBlock) {
+      sf::kernels::ActBlockQ8 b;
+      sf::kernels::quantize_act_block(xf.data() + g, &b);
+      for (int i = 0; i < sf::kernels::kActBlock; ++i) xq[g + size_t(i)] = double(b.d) * b.q[i];
+    }
+    return mat(W, xq, rows);
+  }
 
   std::vector<double> rms_norm(const std::vector<double>& x, const std::vector<double>& w) const {
     double ss = 0;
@@ -269,6 +297,7 @@ class ReferenceForward {
   std::vector<Layer> layers_;
   std::vector<std::vector<std::vector<double>>> k_cache_, v_cache_;
   int pos_ = 0;
+  bool decode_ = false;
 };
 
 }  // namespace llama_test

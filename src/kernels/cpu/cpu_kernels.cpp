@@ -14,6 +14,7 @@ const std::vector<CpuKernel>& forward_kernels() {
     append_attention_kernels(all);
     append_elementwise_kernels(all);
     append_sample_kernels(all);
+    append_decode_fused_kernels(all);
     return all;
   }();
   return kernels;

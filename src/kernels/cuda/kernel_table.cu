@@ -14,6 +14,8 @@ const std::vector<CudaKernelEntry>& cuda_forward_kernel_table() {
     append_attention_kernels(t);
     append_elementwise_kernels(t);
     append_sample_kernels(t);
+    append_decode_kernels(t);
+    append_attention_decode_kernels(t);
     return t;
   }();
   return table;

@@ -30,5 +30,7 @@ void append_kv_store_kernels(std::vector<CudaKernelEntry>& table);
 void append_attention_kernels(std::vector<CudaKernelEntry>& table);
 void append_elementwise_kernels(std::vector<CudaKernelEntry>& table);
 void append_sample_kernels(std::vector<CudaKernelEntry>& table);
+void append_decode_kernels(std::vector<CudaKernelEntry>& table);
+void append_attention_decode_kernels(std::vector<CudaKernelEntry>& table);
 
 }  // namespace stagefence::kernels::cuda

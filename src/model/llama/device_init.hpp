@@ -69,8 +69,7 @@ void record_hash_kv_fill(CommandEncoder& enc, const Buffer& cache, int kv_heads,
 LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightTypes& types,
                         uint64_t seed, TensorParallel tp = {});
 
-// Each layer's K and V cache buffers: the destinations of the layer's two kv_store dispatches,
-// read from a capture of its attention stage (nothing runs).
+// Each layer's K and V cache buffers.
 std::vector<std::pair<Buffer, Buffer>> kv_cache_buffers(Device& device,
                                                         const LlamaForward& forward);
 

@@ -48,33 +48,10 @@ LlamaModel hashed_model(Device& device, const LlamaConfig& config, const WeightT
 
 std::vector<std::pair<Buffer, Buffer>> kv_cache_buffers(Device& device,
                                                         const LlamaForward& forward) {
-  const LlamaConfig& c = forward.model().config;
-  const StagePlan plan = StagePlan::make(c.layers, 1);
-  kernels::register_forward_kernels();
-  const KernelId kv_store = KernelRegistry::global().id("kv_store");
-  const Pass pass = forward.decode_pass();
-  CommandEncoder recorder = device.command_encoder();
+  (void)device;
+  const KvCache& cache = forward.kv_cache();
   std::vector<std::pair<Buffer, Buffer>> caches;
-  for (const Stage& stage : plan.stages) {
-    if (stage.kind != StageKind::Attention) continue;
-    recorder.begin_capture();
-    CaptureGraph graph;
-    try {
-      forward.record_stage(recorder, stage, pass, {});
-    } catch (...) {
-      recorder.end_capture();
-      throw;
-    }
-    graph = recorder.end_capture();
-    std::vector<Buffer> stores;
-    for (const CaptureNode& node : graph.nodes())
-      if (node.kind == CaptureNode::Kind::Dispatch && node.dispatch.kernel == kv_store)
-        stores.push_back(node.dispatch.bindings.at(1).buffer);  // kv_store b1: the cache
-    if (stores.size() != 2)
-      raise(ErrorCode::Internal, "stage " + stage.label + " has " + std::to_string(stores.size()) +
-                                     " kv_store dispatches, expected 2 (K then V)");
-    caches.emplace_back(stores[0], stores[1]);
-  }
+  for (size_t l = 0; l < cache.k.size(); ++l) caches.emplace_back(cache.k[l], cache.v[l]);
   return caches;
 }
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "kernels/decode_ops.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::llama {
@@ -19,6 +21,23 @@ constexpr int kDefaultContext = 2048;
 
 Buffer alloc_f32(Device& device, int64_t rows, int64_t cols) {
   return device.alloc(DType::F32, {rows, cols});
+}
+
+// STAGEFENCE_ACTIVATIONS: q8 (default) or f32, the activations of block-quantised decode products.
+bool quantised_activations() {
+  const char* v = std::getenv("STAGEFENCE_ACTIVATIONS");
+  if (!v || std::string(v).empty() || std::string(v) == "q8") return true;
+  if (std::string(v) == "f32") return false;
+  raise(ErrorCode::InvalidArgument,
+        "STAGEFENCE_ACTIVATIONS = '" + std::string(v) + "': expected q8 or f32");
+}
+
+// Key splits of the one-launch decode attention: about two blocks per multiprocessor over the
+// kv heads, at least 16 keys per split.
+int decode_attention_splits(const Device& device, int kv_heads, int capacity) {
+  const int sms = device.info().multiprocessors > 0 ? device.info().multiprocessors : 32;
+  const int want = (2 * sms + kv_heads - 1) / kv_heads;
+  return std::clamp(want, 1, std::clamp(capacity / 16, 1, 256));
 }
 
 }  // namespace
@@ -55,8 +74,16 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
     raise(ErrorCode::InvalidArgument,
           "prefill_chunk = " + std::to_string(options.prefill_chunk) + " must be at least 1");
   chunk_ = std::min(options.prefill_chunk, capacity);
-  decode_splits_ =
-      options.attention_splits > 0 ? options.attention_splits : std::clamp(capacity / 128, 1, 16);
+  fused_ = options.fused_decode;
+  q8_activations_ = quantised_activations();
+  attention_decode_ = fused_ && kernels::ops::attention_decode_supports(c.head_dim) &&
+                      local.heads % local.kv_heads == 0 && local.heads / local.kv_heads <= 8;
+  if (options.attention_splits > 0)
+    decode_splits_ = options.attention_splits;
+  else if (attention_decode_)
+    decode_splits_ = decode_attention_splits(device, local.kv_heads, capacity);
+  else
+    decode_splits_ = std::clamp(capacity / 128, 1, 16);
   cache_ = KvCache::allocate(device, local, capacity);
 
   x_ = alloc_f32(device, chunk_, c.dim);
@@ -89,6 +116,32 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   attention_.head_dim = c.head_dim;
   attention_.cap = capacity;
   attention_.scale = float(1.0 / std::sqrt(double(c.head_dim)));
+  if (attention_decode_)
+    attn_scratch_ = device.alloc(ops::attention_decode_scratch_bytes(attention_, decode_splits_));
+}
+
+bool LlamaForward::fusable(DType t) const {
+  return fused_ && (q8_activations_ || dtype_info(t)->block_elems == 1);
+}
+
+void LlamaForward::project_decode(CommandEncoder& enc, const Weight& w, const Buffer& x,
+                                  const Buffer& y, bool accumulate, const Weight* norm,
+                                  bool allow_q8) const {
+  const float eps = model_->config.rms_eps;
+  const bool q8 = dtype_info(w.dtype)->block_elems > 1;
+  if (fusable(w.dtype) && (allow_q8 || !q8) && ops::decode_row_supported(w.dtype, w.cols)) {
+    const ops::FoldedNorm folded{norm ? &norm->buffer : nullptr, eps, false};
+    ops::mv(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, nullptr, accumulate,
+            norm ? &folded : nullptr);
+    return;
+  }
+  if (!norm) {
+    ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, nullptr, accumulate);
+    return;
+  }
+  const Buffer normed = xn_.view(0, uint64_t(w.cols) * kF32);
+  ops::rmsnorm(enc, x, norm->buffer, normed, 1, w.cols, eps);
+  ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, normed, y, nullptr, accumulate);
 }
 
 void LlamaForward::start_sequence(std::span<const int32_t> prompt, int max_new_tokens,
@@ -135,7 +188,9 @@ Pass LlamaForward::decode_pass() const {
 void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
                            const Pass& pass, const Weight* bias, bool accumulate) const {
   const Buffer* b = bias && bias->present() ? &bias->buffer : nullptr;
-  if (pass.tokens == 1)
+  if (pass.decode && fusable(w.dtype) && ops::decode_row_supported(w.dtype, w.cols))
+    ops::mv(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
+  else if (pass.tokens == 1)
     ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
   else
     ops::matmul(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, pass.tokens, b, accumulate);
@@ -162,22 +217,44 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
   const LayerWeights& w = model_->weights.layers[size_t(layer)];
   const int t = pass.tokens;
   const int heads = shard_.heads, kv_heads = shard_.kv_heads;
-  ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
-  project(enc, w.wq, xn_, q_, pass, &w.bq, false);
-  project(enc, w.wk, xn_, k_, pass, &w.bk, false);
-  project(enc, w.wv, xn_, v_, pass, &w.bv, false);
-  if (c.qk_norm) {
-    ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * heads, c.head_dim, c.rms_eps);
-    ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * kv_heads, c.head_dim, c.rms_eps);
+  const bool same_type = w.wq.dtype == w.wk.dtype && w.wk.dtype == w.wv.dtype;
+  const bool biases = w.bq.present() && w.bk.present() && w.bv.present();
+  const bool no_biases = !w.bq.present() && !w.bk.present() && !w.bv.present();
+  if (pass.decode && !c.qk_norm && same_type && (biases || no_biases) && fusable(w.wq.dtype) &&
+      ops::decode_row_supported(w.wq.dtype, c.dim)) {
+    // Norm, Q/K/V, RoPE and the cache writes in one pass over the three weights.
+    ops::QkvShape shape;
+    shape.dim = c.dim;
+    shape.heads = heads;
+    shape.kv_heads = kv_heads;
+    shape.cap = cache_.capacity;
+    shape.rope = rope_;
+    ops::qkv(enc, w.wq.buffer, w.wk.buffer, w.wv.buffer, w.wq.dtype, shape, x_,
+             {&w.attn_norm.buffer, c.rms_eps, false}, biases ? &w.bq.buffer : nullptr,
+             biases ? &w.bk.buffer : nullptr, biases ? &w.bv.buffer : nullptr, pass.positions, q_,
+             cache_.k[size_t(layer)], cache_.v[size_t(layer)]);
+  } else {
+    ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
+    project(enc, w.wq, xn_, q_, pass, &w.bq, false);
+    project(enc, w.wk, xn_, k_, pass, &w.bk, false);
+    project(enc, w.wv, xn_, v_, pass, &w.bv, false);
+    if (c.qk_norm) {
+      ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * heads, c.head_dim, c.rms_eps);
+      ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * kv_heads, c.head_dim, c.rms_eps);
+    }
+    ops::rope(enc, q_, pass.positions, t, heads, rope_);
+    ops::rope(enc, k_, pass.positions, t, kv_heads, rope_);
+    ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
+                  cache_.capacity);
+    ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
+                  cache_.capacity);
   }
-  ops::rope(enc, q_, pass.positions, t, heads, rope_);
-  ops::rope(enc, k_, pass.positions, t, kv_heads, rope_);
-  ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
-                cache_.capacity);
-  ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
-                cache_.capacity);
-  ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
-                 partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
+  if (pass.decode && attention_decode_)
+    ops::attention_decode(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
+                          attn_scratch_, attn_, decode_splits_, attention_);
+  else
+    ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
+                   partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
   project_residual(enc, w.wo, attn_, heads * c.head_dim, pass);
 }
 
@@ -185,7 +262,12 @@ void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) 
   const LlamaConfig& c = model_->config;
   const LayerWeights& w = model_->weights.layers[size_t(layer)];
   const int ffn = shard_.ffn;
-  if (ffn > 0) {
+  if (ffn > 0 && pass.decode && w.w_gate.dtype == w.w_up.dtype && fusable(w.w_gate.dtype) &&
+      ops::decode_row_supported(w.w_gate.dtype, c.dim)) {
+    // Norm, gate and up projections and SwiGLU in one pass over both weights.
+    ops::glu(enc, w.w_gate.buffer, w.w_up.buffer, w.w_gate.dtype, ffn, c.dim, x_,
+             {&w.ffn_norm.buffer, c.rms_eps, false}, gate_);
+  } else if (ffn > 0) {
     ops::rmsnorm(enc, x_, w.ffn_norm.buffer, xn_, pass.tokens, c.dim, c.rms_eps);
     project(enc, w.w_gate, xn_, gate_, pass, nullptr, false);
     project(enc, w.w_up, xn_, up_, pass, nullptr, false);
@@ -200,16 +282,11 @@ void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
   const LlamaWeights& w = model_->weights;
   const uint64_t row = uint64_t(c.dim) * kF32;
   const Buffer last = x_.view(uint64_t(pass.tokens - 1) * row, row);
-  const Buffer normed = xn_.view(0, row);
-  ops::rmsnorm(enc, last, w.output_norm.buffer, normed, 1, c.dim, c.rms_eps);
-  if (shard_.split()) {
-    ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
-                logits_shard_);
-    comm_->all_gather(enc, logits_shard_, logits_, uint64_t(shard_.vocab));
-  } else {
-    ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
-                logits_);
-  }
+  // The logits keep f32 activations for every weight type: their error is not averaged by any
+  // later layer, and 8-bit activations here flip near-ties (SmolLM2's first answer token).
+  const Buffer& logits = shard_.split() ? logits_shard_ : logits_;
+  project_decode(enc, w.output, last, logits, false, &w.output_norm, /*allow_q8=*/false);
+  if (shard_.split()) comm_->all_gather(enc, logits_shard_, logits_, uint64_t(shard_.vocab));
   ops::sample(enc, logits_, c.vocab, token_, state_, history_, cache_.capacity, sampler);
   ops::step_advance(enc, position_, state_);
 }
@@ -242,9 +319,9 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
 
 uint64_t LlamaForward::state_bytes() const {
   uint64_t total = cache_.bytes();
-  for (const Buffer* b :
-       {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &partial_sum_, &logits_shard_,
-        &logits_, &token_, &history_, &position_, &state_, &prompt_ids_, &prompt_positions_})
+  for (const Buffer* b : {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &partial_sum_,
+                          &logits_shard_, &attn_scratch_, &logits_, &token_, &history_, &position_,
+                          &state_, &prompt_ids_, &prompt_positions_})
     if (b->valid()) total += b->size();
   return total;
 }

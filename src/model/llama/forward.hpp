@@ -19,7 +19,12 @@ namespace stagefence::llama {
 struct ForwardOptions {
   int context = 0;           // KV cache capacity; 0: min(context_length, 2048)
   int prefill_chunk = 32;    // prompt tokens per prefill pass
-  int attention_splits = 0;  // decode key splits; 0: from the capacity
+  int attention_splits = 0;  // decode key splits; 0: from the capacity and the device
+  // Decode passes use the fused kernels (kernels/decode_ops.hpp: the RMSNorm folded into the
+  // projections, RoPE and the KV-cache write in the QKV epilogue, SwiGLU in the gate/up
+  // epilogue, one-launch attention) wherever a layer's weights allow; false keeps every decode
+  // step on the unfused kernels.
+  bool fused_decode = true;
 };
 
 // The tokens one pass through the stages processes.
@@ -41,8 +46,12 @@ class LlamaForward {
   const LlamaModel& model() const { return *model_; }
   const ShardShape& shard() const { return shard_; }  // this rank's heads, FFN columns, vocab
   int capacity() const { return cache_.capacity; }
+  const KvCache& kv_cache() const { return cache_; }  // per layer K and V, f16
   int prefill_chunk() const { return chunk_; }
   int decode_splits() const { return decode_splits_; }
+  // Whether decode passes record the fused kernels (ForwardOptions::fused_decode and the weight
+  // types), and which attention kernel they use.
+  bool fused_decode() const { return fused_; }
 
   // Host setup of a new sequence (no device work may be in flight): uploads the prompt's ids
   // and positions, sets the decode position to the prompt's last and the sampler to {seed, 0}.
@@ -68,6 +77,15 @@ class LlamaForward {
 
  private:
   void record_attention(CommandEncoder& enc, int layer, const Pass& pass) const;
+  void record_attention_fused(CommandEncoder& enc, int layer, const Pass& pass) const;
+  void record_ffn_fused(CommandEncoder& enc, int layer, const Pass& pass) const;
+  // Whether weights of type t may use the fused decode kernels (float types always; block types
+  // when activations are quantised to 8 bits, the default).
+  bool fusable(DType t) const;
+  // y = W · a (+ y when accumulate), a = x or rmsnorm(x) with `norm` folded in: the fused mv
+  // where it applies (block types only with allow_q8), else the unfused norm and projection.
+  void project_decode(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
+                      bool accumulate, const Weight* norm, bool allow_q8) const;
   void record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const;
   void record_head(CommandEncoder& enc, const Pass& pass,
                    const kernels::ops::SamplerParams& sampler) const;
@@ -83,9 +101,13 @@ class LlamaForward {
   ShardShape shard_;
   int chunk_;
   int decode_splits_;
+  bool fused_ = true;
+  bool q8_activations_ = true;
+  bool attention_decode_ = false;  // the one-launch decode attention (head size allows it)
   KvCache cache_;
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, partial_;
   Buffer partial_sum_, logits_shard_;  // tensor parallel only
+  Buffer attn_scratch_;                // attn.decode's partials and counters
   Buffer logits_, token_, history_, position_, state_;
   Buffer prompt_ids_, prompt_positions_;
   kernels::ops::RopeParams rope_;
