@@ -41,6 +41,10 @@ struct KernelDef {
   const void* cuda = nullptr;       // a __global__ void f(stagefence::KernelArgs)
   LaunchFn cuda_launch = nullptr;   // required when cuda is set and the dispatch gives no launch
   CudaEnqueueFn cuda_enqueue = nullptr;  // used instead of `cuda` when set
+  // The CUDA kernel calls cudaGridDependencySynchronize() (griddepcontrol.wait) before it reads
+  // anything an earlier kernel wrote or writes anything an earlier kernel reads, so a graph may
+  // start it early through a programmatic edge (Hopper's programmatic dependent launch).
+  bool cuda_programmatic = false;
 };
 
 // Process-wide table of kernels. Thread-safe to add; lookups by id are lock-free reads of
@@ -52,7 +56,8 @@ class KernelRegistry {
   // Creates or updates the entry `name` with a CPU implementation.
   KernelId add_cpu(std::string_view name, CpuKernelFn fn, LaunchFn launch = nullptr);
   // Creates or updates the entry `name` with a CUDA implementation.
-  KernelId add_cuda(std::string_view name, const void* fn, LaunchFn launch);
+  KernelId add_cuda(std::string_view name, const void* fn, LaunchFn launch,
+                    bool programmatic = false);
   // Creates or updates the entry `name` with a CUDA enqueue function.
   KernelId add_cuda_enqueue(std::string_view name, CudaEnqueueFn fn);
 

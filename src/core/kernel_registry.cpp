@@ -33,7 +33,8 @@ KernelId KernelRegistry::add_cpu(std::string_view name, CpuKernelFn fn, LaunchFn
   return id;
 }
 
-KernelId KernelRegistry::add_cuda(std::string_view name, const void* fn, LaunchFn launch) {
+KernelId KernelRegistry::add_cuda(std::string_view name, const void* fn, LaunchFn launch,
+                                  bool programmatic) {
   if (!fn || !launch)
     raise(ErrorCode::InvalidArgument,
           "kernel '" + std::string(name) + "': CUDA function and launch rule are required");
@@ -41,6 +42,7 @@ KernelId KernelRegistry::add_cuda(std::string_view name, const void* fn, LaunchF
   KernelId id = find_or_create(name);
   defs_[id]->cuda = fn;
   defs_[id]->cuda_launch = launch;
+  defs_[id]->cuda_programmatic = programmatic;
   return id;
 }
 

@@ -1,6 +1,7 @@
 #include "cuda/graph_cache.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -11,6 +12,15 @@
 namespace stagefence::cuda {
 
 namespace {
+
+// STAGEFENCE_PDL=0 builds every edge as a full dependency (programmatic dependent launch off).
+bool programmatic_launch_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("STAGEFENCE_PDL");
+    return !v || std::string(v) != "0";
+  }();
+  return on;
+}
 
 // Owns a graph until released, so every exit path of a build frees it.
 struct GraphOwner {
@@ -139,8 +149,22 @@ cudaGraph_t GraphCache::build(const CommandBuffer& cb, const L2Window& window,
     } else {
       void* slot = nullptr;
       const cudaKernelNodeParams p = kernel_params(d, &slot);
-      check(cudaGraphAddKernelNode(&(*nodes)[i], graph.g, deps.data(), deps.size(), &p),
+      const bool early = d.def->cuda_programmatic && programmatic_launch_enabled();
+      check(cudaGraphAddKernelNode(&(*nodes)[i], graph.g, early ? nullptr : deps.data(),
+                                   early ? 0 : deps.size(), &p),
             "adding " + node_name(d, i), ErrorCode::KernelFault);
+      // A kernel that waits for its predecessors itself starts as soon as each predecessor
+      // kernel's blocks have all started (or ended): its prologue overlaps their tails.
+      for (size_t k = 0; early && k < deps.size(); ++k) {
+        const DispatchRecord& up = cb.dispatches[cb.deps[d.dep_begin + uint32_t(k)]];
+        cudaGraphEdgeData edge{};
+        if (!up.def->cuda_enqueue) {
+          edge.from_port = cudaGraphKernelNodePortProgrammatic;
+          edge.type = cudaGraphDependencyTypeProgrammatic;
+        }
+        check(cudaGraphAddDependencies(graph.g, &deps[k], &(*nodes)[i], &edge, 1),
+              "adding a dependency of " + node_name(d, i), ErrorCode::KernelFault);
+      }
       if (window.bytes)
         check(cudaGraphKernelNodeSetAttribute((*nodes)[i],
                                               cudaKernelNodeAttributeAccessPolicyWindow, &l2),

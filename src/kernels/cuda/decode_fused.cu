@@ -297,9 +297,12 @@ void append_decode_kernels(std::vector<CudaKernelEntry>& t) {
     static const std::string mv = std::string("mv.") + T::kName;
     static const std::string qkv = std::string("qkv.") + T::kName;
     static const std::string glu = std::string("glu.") + T::kName;
-    t.push_back({mv.c_str(), reinterpret_cast<const void*>(&mv_kernel<T>), &mv_launch<T>});
-    t.push_back({qkv.c_str(), reinterpret_cast<const void*>(&qkv_kernel<T>), &qkv_launch<T>});
-    t.push_back({glu.c_str(), reinterpret_cast<const void*>(&glu_kernel<T>), &glu_launch<T>});
+    t.push_back(
+        {mv.c_str(), reinterpret_cast<const void*>(&mv_kernel<T>), &mv_launch<T>, nullptr, true});
+    t.push_back({qkv.c_str(), reinterpret_cast<const void*>(&qkv_kernel<T>), &qkv_launch<T>,
+                 nullptr, true});
+    t.push_back({glu.c_str(), reinterpret_cast<const void*>(&glu_kernel<T>), &glu_launch<T>,
+                 nullptr, true});
   });
 }
 

@@ -15,6 +15,7 @@ struct CudaKernelEntry {
   const void* kernel = nullptr;
   LaunchFn launch = nullptr;
   CudaEnqueueFn enqueue = nullptr;
+  bool programmatic = false;  // KernelDef::cuda_programmatic
 };
 
 // Every CUDA kernel of kernel_spec.hpp, built once.

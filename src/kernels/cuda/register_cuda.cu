@@ -14,7 +14,7 @@ void register_cuda_forward_kernels() {
       if (e.enqueue != nullptr) {
         registry.add_cuda_enqueue(e.name, e.enqueue);
       } else {
-        registry.add_cuda(e.name, e.kernel, e.launch);
+        registry.add_cuda(e.name, e.kernel, e.launch, e.programmatic);
       }
     }
   });

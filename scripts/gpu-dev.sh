@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A development round on a GPU machine (one device call): build build-gpu, the CUDA-facing tests,
+# the decode-kernel bench and the decode bench (PDL on and off), each under its own timeout;
+# logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
+#   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=gpu-out
+rm -rf "$out"
+mkdir -p "$out"
+regex=${1:-DecodeFused|Llama|Cuda|Determinism|Modes|Fault|Graph|Fence|TensorParallel|Smol}
+start=$(date +%s)
+summary=()
+run() {  # name budget cmd...
+  local name=$1 budget=$2
+  shift 2
+  local t0=$(date +%s)
+  timeout --kill-after=5 "$budget" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  summary+=("$(printf '%-16s rc=%-4s %4ss' "$name" "$rc" "$(($(date +%s) - t0))")")
+  return $rc
+}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >"$out/gpu.txt" 2>&1
+run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTAGEFENCE_CUDA=ON
+run build 300 ninja -C build-gpu -j "$(nproc)" || { tail -30 "$out/build.log"; }
+run ctest 240 ctest --test-dir build-gpu -R "$regex" -j 8 --timeout 120 --output-on-failure
+run kernels 150 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
+run decode 150 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
+STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
+  --contexts 1024 --json "$out/decode_nopdl.json"
+run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
+  --contexts 1024 --json "$out/smol.json"
+{
+  echo "== ctest"
+  grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|SEGFAULT|Exception" "$out/ctest.log" | head -40
+  echo "== kernels"
+  grep -E "GB/s" "$out/kernels.log"
+  echo "== decode"
+  sed -n '/^dtype/,$p' "$out/decode.log" | head -20
+  echo "== decode, PDL off"
+  sed -n '/^dtype/,$p' "$out/decode_nopdl.log" | head -8
+  echo "== smollm2 shape"
+  sed -n '/^dtype/,$p' "$out/smol.log" | head -8
+  printf '%s\n' "${summary[@]}"
+  echo "total $(($(date +%s) - start)) s"
+} | tee "$out/summary.txt"
+[[ -n "${OUT:-}" ]] && tar czf "$OUT/gpu-dev.tgz" -C "$out" . && cp "$out/summary.txt" "$OUT/"
+exit 0
