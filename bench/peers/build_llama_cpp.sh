@@ -2,6 +2,8 @@
 # Builds llama-bench and llama-quantize from bench/peers/llama.cpp (fetch_llama_cpp.sh).
 #   build_llama_cpp.sh cuda BUILD_DIR    CUDA backend, sm_90, static libraries
 #   build_llama_cpp.sh cpu  BUILD_DIR    CPU only, -DGGML_NATIVE=ON (this machine's instruction sets)
+#   build_llama_cpp.sh tools BUILD_DIR   CPU only, portable x86-64 (AVX2): llama-quantize for another
+#                                        machine (the GPU machine quantises with it)
 # Re-entrant: an existing build directory is reused (ninja rebuilds nothing when nothing changed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +25,10 @@ case $kind in
   cpu)
     cmake -S "$src" -B "$dir" "${common[@]}" -DGGML_CUDA=OFF -DGGML_NATIVE=ON \
       >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; } ;;
-  *) echo "kind must be cuda or cpu" >&2; exit 2 ;;
+  tools)
+    cmake -S "$src" -B "$dir" "${common[@]}" -DGGML_CUDA=OFF -DGGML_NATIVE=OFF \
+      >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; } ;;
+  *) echo "kind must be cuda, cpu or tools" >&2; exit 2 ;;
 esac
 ninja -C "$dir" -j "$jobs" llama-bench llama-quantize
 ls -la "$dir/bin/llama-bench" "$dir/bin/llama-quantize"

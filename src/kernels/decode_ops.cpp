@@ -66,6 +66,8 @@ void require(bool ok, const std::string& op, const std::string& what) {
 // types, per row.
 void require_row(const char* op, DType wt, int64_t cols) {
   require(cols > 0, op, "cols = " + std::to_string(cols) + " must be positive");
+  require(cols <= (dtype_info(wt)->block_elems > 1 ? 49152 : 16384), op,
+          "cols = " + std::to_string(cols) + " exceeds the activations the decode kernels hold");
   const uint64_t elems = dtype_info(wt)->block_elems;
   const uint64_t unit = elems > 1 ? elems : 16 / dtype_info(wt)->block_bytes;
   require(uint64_t(cols) % unit == 0, op,
@@ -81,7 +83,10 @@ bool decode_row_supported(DType wt, int64_t cols) {
   if (!is_forward_weight_type(wt) || cols <= 0) return false;
   const uint64_t elems = dtype_info(wt)->block_elems;
   const uint64_t unit = elems > 1 ? elems : 16 / dtype_info(wt)->block_bytes;
-  return uint64_t(cols) % unit == 0 && (elems == 1 || cols % 32 == 0);
+  // The activations live in shared memory beside the weight slots: f32 for float weights, 8-bit
+  // blocks for block types.
+  const int64_t most = elems > 1 ? 49152 : 16384;
+  return uint64_t(cols) % unit == 0 && (elems == 1 || cols % 32 == 0) && cols <= most;
 }
 
 void mv(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, const Buffer& x,

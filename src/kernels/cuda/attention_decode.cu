@@ -251,12 +251,20 @@ __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
     }
   }
   __syncthreads();
+  // kBatch splits' values are loaded before any is added, so a pass costs one L2 round trip.
+  constexpr int kBatch = 16;
   for (int idx = tid; idx < group * hd; idx += kThreads) {
     const int g = idx / hd, d = idx % hd;
     float num = 0.0f;
-#pragma unroll 8
-    for (int s = 0; s < splits; ++s)
-      num += sh.merge[(s * group + g) * 3 + 2] * __ldcg(all + (int64_t(s) * group + g) * row + d);
+    for (int s0 = 0; s0 < splits; s0 += kBatch) {
+      float v[kBatch];
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b)
+        v[b] = s0 + b < splits ? __ldcg(all + (int64_t(s0 + b) * group + g) * row + d) : 0.0f;
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b)
+        if (s0 + b < splits) num += sh.merge[((s0 + b) * group + g) * 3 + 2] * v[b];
+    }
     const float den = sh.c[g];
     out[(int64_t(kvh) * group + g) * hd + d] = den > 0.0f ? num / den : 0.0f;
   }

@@ -16,10 +16,12 @@
 
 namespace stagefence::kernels::cuda::stream {
 
-inline constexpr int kWarps = 8;  // per block
+// One block of 16 warps per SM, four slots per warp (three pieces in flight while one is
+// decoded): about 100 KB of weight bytes in flight per SM, which the H200's latency needs.
+inline constexpr int kWarps = 16;  // per block
 inline constexpr int kThreads = kWarps * 32;
-inline constexpr int kStages = 3;
-inline constexpr int kPieceTarget = 2048;  // bytes of a row per piece, about
+inline constexpr int kStages = 4;
+inline constexpr int kPieceTarget = 2560;  // bytes of a row per piece, at most (but one step)
 inline constexpr int kSlotPad = 16;        // 2-byte-aligned word reads look 2 bytes past a unit
 
 // The fewest units whose bytes are a multiple of 16 (a piece is a multiple of this).
@@ -29,10 +31,17 @@ __host__ __device__ constexpr int unit_step() {
   while ((k * T::kUnitBytes) % 16 != 0) ++k;
   return k;
 }
+// Units of the largest piece: the most whole steps within kPieceTarget, at least one step.
+template <typename T>
+__host__ __device__ constexpr int piece_units() {
+  const int step = unit_step<T>();
+  const int steps = kPieceTarget / (step * T::kUnitBytes);
+  return (steps > 0 ? steps : 1) * step;
+}
 // Bytes of one slot: the largest piece plus padding, rounded to 16.
 template <typename T>
 __host__ __device__ constexpr int slot_bytes() {
-  return ((kPieceTarget + unit_step<T>() * T::kUnitBytes + kSlotPad) + 15) / 16 * 16;
+  return (piece_units<T>() * T::kUnitBytes + kSlotPad + 15) / 16 * 16;
 }
 
 // How a row of `units` units is cut into pieces.
@@ -40,14 +49,15 @@ struct Pieces {
   int per_piece = 1;  // units of every piece but maybe the last
   int count = 1;      // pieces per row
 };
+// As few pieces as the slot allows, of nearly equal size (whole steps but maybe the last).
 template <typename T>
 __host__ __device__ inline Pieces row_pieces(int64_t units) {
-  const int64_t bytes = units * T::kUnitBytes;
-  int64_t want = (bytes + kPieceTarget - 1) / kPieceTarget;
-  if (want < 1) want = 1;
+  const int64_t most = piece_units<T>();
+  const int64_t want = (units + most - 1) / most;
   const int64_t step = unit_step<T>();
   int64_t per = (units + want - 1) / want;
   per = (per + step - 1) / step * step;
+  if (per > most) per = most;
   if (per > units) per = units;
   if (per < 1) per = 1;
   Pieces p;
@@ -128,44 +138,107 @@ __host__ __device__ inline int64_t act_bytes(int64_t cols) {
 }
 
 // Fills the block's activations from x[cols] (normalised with w when `norm`): every thread of
-// the block calls it. Returns the activations' view; ends with __syncthreads.
+// the block calls it. Loads are 16 bytes wide and issued kUnroll at a time, so a pass over x
+// costs about one trip to L2. Returns the activations' view; ends with __syncthreads.
+inline constexpr int kUnroll = 4;
+
+__device__ __forceinline__ float4 ld4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+
 template <typename T>
 __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const float* __restrict__ w,
                           int64_t cols, bool norm, bool add_one, float eps) {
   float* scratch = reinterpret_cast<float*>(smem);
   uint8_t* base = smem + 32 * 4;
+  const int tid = threadIdx.x, nthreads = blockDim.x;
+  const bool vec = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) & 15) == 0;
+  const int64_t quads = cols / 4;  // cols is a multiple of 4 (8 for 16-bit types, 32 for blocks)
   float inv = 1.0f;
   if (norm) {
     float ss = 0.0f;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss = fmaf(x[c], x[c], ss);
+    if (vec) {
+      for (int64_t q0 = tid; q0 < quads; q0 += int64_t(kUnroll) * nthreads) {
+        float4 v[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const int64_t q = q0 + int64_t(u) * nthreads;
+          v[u] = q < quads ? ld4(x + 4 * q) : make_float4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          ss = fmaf(v[u].x, v[u].x, ss);
+          ss = fmaf(v[u].y, v[u].y, ss);
+          ss = fmaf(v[u].z, v[u].z, ss);
+          ss = fmaf(v[u].w, v[u].w, ss);
+        }
+      }
+    } else {
+      for (int64_t c = tid; c < cols; c += nthreads) ss = fmaf(x[c], x[c], ss);
+    }
     ss = block_sum(ss, scratch);
     inv = 1.0f / sqrtf(ss / float(cols) + eps);
   }
-  auto value = [&](int64_t c) {
-    const float v = x[c];
-    if (!norm) return v;
-    return v * inv * (add_one ? 1.0f + w[c] : w[c]);
+  // The normalised value of element c from its raw value.
+  auto scaled = [&](float v, float wc) { return norm ? v * inv * (add_one ? 1.0f + wc : wc) : v; };
+  auto quad = [&](int64_t q, float4& v) {
+    if (vec) {
+      v = ld4(x + 4 * q);
+      if (norm) {
+        const float4 wv = ld4(w + 4 * q);
+        v = make_float4(scaled(v.x, wv.x), scaled(v.y, wv.y), scaled(v.z, wv.z), scaled(v.w, wv.w));
+      }
+    } else {
+      const int64_t c = 4 * q;
+      v = make_float4(scaled(x[c], norm ? w[c] : 0.f), scaled(x[c + 1], norm ? w[c + 1] : 0.f),
+                      scaled(x[c + 2], norm ? w[c + 2] : 0.f), scaled(x[c + 3], norm ? w[c + 3] : 0.f));
+    }
   };
   Acts a;
   if constexpr (T::kQuant) {
+    // A warp covers 4 groups of 32 per pass: lane l holds elements 4l..4l+3 of its 128, so
+    // group l / 8 is reduced over 8 lanes (shuffles 1, 2, 4 stay inside it).
     int8_t* q = reinterpret_cast<int8_t*>(base);
     const int64_t groups = cols / 32;
     float* d = reinterpret_cast<float*>(base + (cols + 15) / 16 * 16);
     int* sum = reinterpret_cast<int*>(d + groups);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    for (int64_t g = warp; g < groups; g += warps) {
-      const float v = value(g * 32 + lane);
-      // |v| as bits orders like |v| for finite values; NaN and inf sort above every finite one.
-      const uint32_t amax_bits = __reduce_max_sync(kFullMask, __float_as_uint(fabsf(v)));
-      const bool finite = amax_bits < 0x7f800000u;
-      const float amax = __uint_as_float(amax_bits);
-      const float qinv = finite ? (amax > 0.0f ? 127.0f / amax : 0.0f) : 0.0f;
-      const int qv = finite ? __float2int_rn(v * qinv) : 0;
-      q[g * 32 + lane] = int8_t(qv);
-      const int s = __reduce_add_sync(kFullMask, qv);
-      if (lane == 0) {
-        d[g] = finite ? amax / 127.0f : sf_nan();
-        sum[g] = s;
+    const int lane = tid & 31, warp = tid >> 5, warps = nthreads >> 5;
+    const int64_t passes = (groups + 3) / 4;
+    for (int64_t p0 = warp; p0 < passes; p0 += int64_t(kUnroll) * warps) {
+      float4 v[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t g = (p0 + int64_t(u) * warps) * 4 + lane / 8;
+        if (g < groups)
+          quad(g * 8 + lane % 8, v[u]);
+        else
+          v[u] = make_float4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t g = (p0 + int64_t(u) * warps) * 4 + lane / 8;
+        // |v| as bits orders like |v|; NaN and inf sort above every finite value.
+        uint32_t bits = max(max(__float_as_uint(fabsf(v[u].x)), __float_as_uint(fabsf(v[u].y))),
+                            max(__float_as_uint(fabsf(v[u].z)), __float_as_uint(fabsf(v[u].w))));
+#pragma unroll
+        for (int o = 1; o < 8; o <<= 1) bits = max(bits, __shfl_xor_sync(kFullMask, bits, o));
+        const bool finite = bits < 0x7f800000u;
+        const float amax = __uint_as_float(bits);
+        const float qinv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        const int q0 = finite ? __float2int_rn(v[u].x * qinv) : 0;
+        const int q1 = finite ? __float2int_rn(v[u].y * qinv) : 0;
+        const int q2 = finite ? __float2int_rn(v[u].z * qinv) : 0;
+        const int q3 = finite ? __float2int_rn(v[u].w * qinv) : 0;
+        int s = q0 + q1 + q2 + q3;
+#pragma unroll
+        for (int o = 1; o < 8; o <<= 1) s += __shfl_xor_sync(kFullMask, s, o);
+        if (g < groups) {
+          const uint32_t packed = (uint32_t(q0) & 0xffu) | ((uint32_t(q1) & 0xffu) << 8) |
+                                  ((uint32_t(q2) & 0xffu) << 16) | (uint32_t(q3) << 24);
+          *reinterpret_cast<uint32_t*>(q + g * 32 + (lane % 8) * 4) = packed;
+          if (lane % 8 == 0) {
+            d[g] = finite ? amax / 127.0f : sf_nan();
+            sum[g] = s;
+          }
+        }
       }
     }
     a.q = q;
@@ -173,7 +246,19 @@ __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const floa
     a.sum = sum;
   } else {
     float* f = reinterpret_cast<float*>(base);
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) f[c] = value(c);
+    for (int64_t q0 = tid; q0 < quads; q0 += int64_t(kUnroll) * nthreads) {
+      float4 v[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t q = q0 + int64_t(u) * nthreads;
+        if (q < quads) quad(q, v[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t q = q0 + int64_t(u) * nthreads;
+        if (q < quads) *reinterpret_cast<float4*>(f + 4 * q) = v[u];
+      }
+    }
     a.f = f;
   }
   __syncthreads();

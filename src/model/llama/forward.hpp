@@ -77,15 +77,9 @@ class LlamaForward {
 
  private:
   void record_attention(CommandEncoder& enc, int layer, const Pass& pass) const;
-  void record_attention_fused(CommandEncoder& enc, int layer, const Pass& pass) const;
-  void record_ffn_fused(CommandEncoder& enc, int layer, const Pass& pass) const;
   // Whether weights of type t may use the fused decode kernels (float types always; block types
   // when activations are quantised to 8 bits, the default).
   bool fusable(DType t) const;
-  // y = W · a (+ y when accumulate), a = x or rmsnorm(x) with `norm` folded in: the fused mv
-  // where it applies (block types only with allow_q8), else the unfused norm and projection.
-  void project_decode(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
-                      bool accumulate, const Weight* norm, bool allow_q8) const;
   void record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const;
   void record_head(CommandEncoder& enc, const Pass& pass,
                    const kernels::ops::SamplerParams& sampler) const;
