@@ -2,7 +2,10 @@
 # Installs what building and testing stagefence needs on a fresh Debian machine (root or sudo).
 # The CUDA toolkit is optional: when nvcc is present the CUDA backend is built as well.
 set -euo pipefail
-pkgs=(cmake ninja-build g++ libgtest-dev libgmock-dev python3)
+# nlohmann-json3-dev, libcli11-dev and libcpp-httplib-dev: JSON, the CLI parser and the HTTP server
+# of `stagefence serve`.
+pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev python3 nlohmann-json3-dev libcli11-dev
+      libcpp-httplib-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
