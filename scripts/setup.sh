@@ -14,3 +14,11 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
+# The Python end-to-end tests (tests/app, tests/server) use pytest and the official openai
+# client; without PyPI they are skipped, so a failed install is only reported.
+if ! python3 -c 'import pytest, openai' >/dev/null 2>&1; then
+  pip_args=(install -q --disable-pip-version-check --timeout 20 --retries 1 pytest openai)
+  python3 -m pip "${pip_args[@]}" >/dev/null 2>&1 ||
+    python3 -m pip "${pip_args[@]}" --break-system-packages >/dev/null 2>&1 ||
+    echo "setup: pytest/openai could not be installed from PyPI; the Python end-to-end tests will skip" >&2
+fi
