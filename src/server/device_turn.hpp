@@ -18,13 +18,14 @@ class DeviceTurn {
   // deadline (a pass that never finishes).
   void acquire();
   void release();
-  // Lets every waiting slot have one pass, then takes the turn again.
-  void yield() {
-    release();
-    acquire();
-  }
+  // Lets every slot already waiting have one pass, then takes the turn again (handing over and
+  // queueing again are one step, so no slot can get two passes in a round).
+  void yield();
 
  private:
+  void pass_on_locked();
+  void wait_locked(std::unique_lock<std::mutex>& lock, uint64_t ticket);
+
   std::chrono::milliseconds deadline_;
   std::mutex mu_;
   std::condition_variable cv_;

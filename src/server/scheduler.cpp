@@ -117,17 +117,18 @@ void Scheduler::slot_loop(Slot& slot) {
       if (!slot.job) return;  // stopping, nothing assigned
       job = slot.job;
     }
-    run_job(slot, *job);
+    JobEvent last = run_job(slot, *job);
     {
       std::lock_guard<std::mutex> lock(mu_);
       slot.job.reset();
       assign_locked();
     }
     cv_.notify_all();
+    job->push(std::move(last));
   }
 }
 
-void Scheduler::run_job(Slot& slot, Job& job) {
+JobEvent Scheduler::run_job(Slot& slot, Job& job) {
   const JobSpec& spec = job.spec();
   tok::IncrementalDecoder decoder(tokenizer_);
   StopMatcher stops(spec.stop);
@@ -183,8 +184,7 @@ void Scheduler::run_job(Slot& slot, Job& job) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     ++(stop_requested() ? totals_.cancelled : totals_.failed);
-    job.push(std::move(failed));
-    return;
+    return failed;
   }
   if (!stops.matched()) {
     std::string rest = stops.push(decoder.finish());
@@ -206,7 +206,7 @@ void Scheduler::run_job(Slot& slot, Job& job) {
     totals_.cached_prompt_tokens += uint64_t(done.usage.cached_tokens);
     totals_.generated_tokens += uint64_t(done.usage.completion_tokens);
   }
-  job.push(std::move(done));
+  return done;
 }
 
 }  // namespace stagefence::server

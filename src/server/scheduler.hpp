@@ -69,7 +69,9 @@ class Scheduler {
   };
 
   void slot_loop(Slot& slot);
-  void run_job(Slot& slot, Job& job);
+  // Runs the job and returns its last event (Finished or Failed), which slot_loop delivers
+  // only once the slot is free again, so a client's next request can land on it.
+  JobEvent run_job(Slot& slot, Job& job);
   void assign_locked();
 
   const tok::Tokenizer& tokenizer_;
