@@ -78,13 +78,9 @@ CLI::App* add_chat_command(CLI::App& app, ChatArgs& a) {
 int run_chat(const CLI::App& command, ChatArgs& args) {
   finish_model_options(command, args.model);
   const llama::SubmissionMode mode = llama::parse_mode(args.model.mode);
-  const ModelSource source =
-      open_model_source(args.model.model_given ? std::optional(args.model.model) : std::nullopt);
-  if (!source.tokenizer)
-    raise(ErrorCode::InvalidArgument,
-          "chat needs a model with a tokenizer: " + source.tokenizer_missing);
+  const ModelSource source = open_model_source(args.model);
+  const tok::Tokenizer& tokenizer = source.tokenizer_for("chat");
   const tok::ChatTemplate& chat = source.chat();  // a clear error when the file has none
-  const tok::Tokenizer& tokenizer = *source.tokenizer;
 
   const RunningModel running(args.model, source);
   llama::Generator generator = running.make_generator(args.model.forward_options());

@@ -229,8 +229,7 @@ int run_generate(const CLI::App& command, GenerateArgs& args) {
     modes.push_back(llama::parse_mode(args.model.mode));
 
   // Everything that can be checked without a device is checked first.
-  const ModelSource source =
-      open_model_source(args.model.model_given ? std::optional(args.model.model) : std::nullopt);
+  const ModelSource source = open_model_source(args.model);
   const Prompt prompt = make_prompt(args, source);
   std::vector<std::filesystem::path> inputs;
   if (source.path) inputs.push_back(*source.path);

@@ -40,6 +40,17 @@ const tok::ChatTemplate& ModelSource::chat() const {
   return *chat_template;
 }
 
+const tok::Tokenizer& ModelSource::tokenizer_for(const std::string& command) const {
+  if (!tokenizer)
+    raise(ErrorCode::InvalidArgument,
+          command + " needs a model with a tokenizer: " + tokenizer_missing);
+  return *tokenizer;
+}
+
+ModelSource open_model_source(const ModelArgs& args) {
+  return open_model_source(args.model_given ? std::optional(args.model) : std::nullopt);
+}
+
 ModelSource open_model_source(const std::optional<std::string>& model_arg) {
   const model::ModelLocation where =
       model::locate_model(model::LocatorInputs::from_environment(model_arg));

@@ -12,6 +12,7 @@
 #include "model/llama/model.hpp"
 #include "model/tokenizer/chat_template.hpp"
 #include "model/tokenizer/tokenizer.hpp"
+#include "run_options.hpp"
 #include "stagefence/device.hpp"
 
 namespace stagefence::cli {
@@ -30,10 +31,14 @@ struct ModelSource {
   std::string name() const;
   // The chat template, or Error(Unsupported) saying why there is none.
   const tok::ChatTemplate& chat() const;
+  // The tokenizer, or Error(InvalidArgument) "<command> needs a model with a tokenizer: why".
+  const tok::Tokenizer& tokenizer_for(const std::string& command) const;
 };
 
 // `model_arg`: --model when given. Notes (the built-in fallback) go to stderr.
 ModelSource open_model_source(const std::optional<std::string>& model_arg);
+// The model --model names, else the locator's choice.
+ModelSource open_model_source(const ModelArgs& args);
 
 // Loads one shard per device (tensor parallel when there are several), with a progress bar on
 // a terminal.

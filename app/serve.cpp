@@ -1,7 +1,7 @@
 #include "serve.hpp"
 
+#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <thread>
@@ -57,11 +57,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& a) {
 int run_serve(const CLI::App& command, ServeArgs& args) {
   finish_model_options(command, args.model);
   const llama::SubmissionMode mode = llama::parse_mode(args.model.mode);
-  const ModelSource source =
-      open_model_source(args.model.model_given ? std::optional(args.model.model) : std::nullopt);
-  if (!source.tokenizer)
-    raise(ErrorCode::InvalidArgument,
-          "serve needs a model with a tokenizer: " + source.tokenizer_missing);
+  const ModelSource source = open_model_source(args.model);
+  const tok::Tokenizer& tokenizer = source.tokenizer_for("serve");
   if (!source.chat_template)
     std::fprintf(stderr, "stagefence: chat completions are off: %s\n",
                  source.chat_template_error.c_str());
@@ -77,11 +74,11 @@ int run_serve(const CLI::App& command, ServeArgs& args) {
   so.mode = mode;
   so.layers_per_stage = args.model.layers_per_stage;
   const llama::ForwardOptions fo = args.model.forward_options();
-  server::Scheduler scheduler([&] { return running.make_generator(fo); }, *source.tokenizer, so);
+  server::Scheduler scheduler([&] { return running.make_generator(fo); }, tokenizer, so);
 
   server::ServedModel served;
   served.id = args.alias.empty() ? source.name() : args.alias;
-  served.tokenizer = &*source.tokenizer;
+  served.tokenizer = &tokenizer;
   served.chat = source.chat_template ? &*source.chat_template : nullptr;
   served.chat_error = source.chat_template_error;
   served.created = int64_t(std::time(nullptr));
@@ -102,21 +99,26 @@ int run_serve(const CLI::App& command, ServeArgs& args) {
   std::fflush(stderr);
 
   const InterruptGuard interrupts;
+  std::atomic<bool> listener_done{false};
   std::thread watcher([&] {
-    while (InterruptGuard::count() == 0)
+    while (InterruptGuard::count() == 0 && !listener_done)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Cancel the jobs first: the HTTP threads waiting on them return, so the listener's thread
+    // pool can join.
+    scheduler.stop();
     http.stop();
   });
-  const bool served_ok = http.run();
-  if (InterruptGuard::count() == 0) {
-    // The listener failed by itself: wake the watcher.
-    ::raise(SIGTERM);
-  }
+  http.run();  // returns after stop(), or when the listener fails
+  listener_done = true;
   watcher.join();
-  scheduler.stop();
   running.synchronize();
+  if (InterruptGuard::count() == 0) {
+    std::fprintf(stderr, "stagefence serve: the listener on %s:%d failed\n", args.host.c_str(),
+                 port);
+    return 1;
+  }
   std::fprintf(stderr, "stagefence serve: stopped (signal %d)\n", InterruptGuard::last_signal());
-  return served_ok || InterruptGuard::count() > 0 ? 0 : 1;
+  return 0;
 }
 
 }  // namespace stagefence::cli

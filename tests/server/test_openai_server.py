@@ -226,3 +226,42 @@ def test_32_concurrent_streams_all_finish_and_a_disconnect_frees_its_slot():
             assert after["runtime"][gauge] == baseline[gauge], (gauge, baseline, after["runtime"])
     finally:
         assert s.stop() == 0
+
+
+def test_sigterm_during_a_stream_stops_the_server_promptly():
+    s = Server()
+    result = {}
+
+    def long_stream():
+        try:
+            result["r"] = stream_completion(s.port, {"prompt": "Once upon a time",
+                                                     "max_tokens": 1500, "stream": True})
+        except Exception as e:  # noqa: BLE001 - the connection may simply close
+            result["r"] = e
+
+    t = threading.Thread(target=long_stream)
+    t.start()
+    deadline = time.monotonic() + 30
+    while s.health()["scheduler"]["busy"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    s.proc.terminate()
+    s.proc.wait(timeout=30)
+    assert s.proc.returncode == 0
+    assert time.monotonic() - started < 15
+    t.join(timeout=30)
+    assert not t.is_alive()
+
+
+def test_a_non_streaming_client_that_leaves_is_cancelled(server):
+    before = server.wait_idle()["scheduler"]["cancelled"]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/v1/completions",
+                 json.dumps({"prompt": "Once upon a time", "max_tokens": 1500}),
+                 {"Content-Type": "application/json"})
+    deadline = time.monotonic() + 30
+    while server.health()["scheduler"]["busy"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conn.sock.close()
+    after = server.wait_idle(timeout=15)
+    assert after["scheduler"]["cancelled"] == before + 1
