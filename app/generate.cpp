@@ -235,6 +235,9 @@ int run_generate(const CLI::App& command, GenerateArgs& args) {
   if (source.path) inputs.push_back(*source.path);
   if (args.file_given && args.file != "-") inputs.push_back(args.file);
   std::unique_ptr<OutputFile> trace_file;
+  // From here on a signal stops the run at its next token (a load in progress finishes first),
+  // so the trace's temporary file is always either renamed or removed.
+  const InterruptGuard interrupts;
   if (args.trace_given) trace_file = std::make_unique<OutputFile>("--trace", args.trace, inputs);
 
   const RunningModel running(args.model, source);
@@ -251,7 +254,6 @@ int run_generate(const CLI::App& command, GenerateArgs& args) {
   const tok::Tokenizer* tokenizer = source.tokenizer ? &*source.tokenizer : nullptr;
   if (tokenizer && !args.ignore_eos)
     go.stop_after = [tokenizer](int32_t t) { return tokenizer->is_end_of_generation(t); };
-  const InterruptGuard interrupts;
   go.cancelled = [] { return InterruptGuard::count() > 0; };
 
   llama::Generator generator = running.make_generator(args.model.forward_options());
