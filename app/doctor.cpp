@@ -228,5 +228,10 @@ int run_doctor(int argc, char** argv, std::ostream& out, std::ostream& err) {
 }
 
 int run_doctor(int argc, char** argv) {
-  return run_doctor(argc, argv, std::cout, std::cerr);
+  const int status = run_doctor(argc, argv, std::cout, std::cerr);
+  if (!std::cout.flush()) {
+    std::cerr << "stagefence doctor: writing the report to standard output failed\n";
+    return 1;
+  }
+  return status;
 }

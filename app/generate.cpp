@@ -1,213 +1,89 @@
 #include "generate.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <optional>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "cli_args.hpp"
+#include "checked_output.hpp"
+#include "interrupts.hpp"
 #include "model/builtin_model.hpp"
-#include "model/gguf/gguf_file.hpp"
-#include "model/llama/generator.hpp"
-#include "model/llama/model.hpp"
-#include "model/model_locator.hpp"
-#include "model/tokenizer/chat_template.hpp"
-#include "model/tokenizer/gguf_tokenizer_data.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
-#include "model/tokenizer/tokenizer.hpp"
+#include "model_source.hpp"
+#include "option_checks.hpp"
+#include "prompt_source.hpp"
+#include "running_model.hpp"
+#include "stagefence/report.hpp"
 #include "stagefence/stagefence.hpp"
 #include "stagefence/trace.hpp"
+#include "text_display.hpp"
 
 namespace stagefence::cli {
 namespace {
 
 using llama::GenerationResult;
 using llama::SubmissionMode;
+using nlohmann::json;
 
 // The question a real model answers when the command line gives no prompt.
 constexpr const char* kDefaultChatPrompt = "What is the capital of France?";
 
-Args make_args() {
-  Args a;
-  a.option("model", "FILE.gguf", "a Llama-family GGUF model",
-           "$STAGEFENCE_MODEL_GGUF, else the installed SmolLM2, else the built-in model");
-  a.option("prompt", "TEXT", "prompt text, encoded with the model's tokenizer",
-           std::string("\"") + kDefaultChatPrompt + "\" with --chat for a real model");
-  a.flag("chat", "wrap --prompt as one user message in the model's chat template");
-  a.option("prompt-ids", "1,2,3", "prompt token ids (instead of --prompt)",
-           "the built-in model's fixed prompt");
-  a.option("tokens", "N", "tokens to generate at most", "32");
-  a.flag("ignore-eos", "keep generating past the end of a turn");
-  a.option("mode", "MODE", "blocking | single | session | replay | all", "session");
-  a.option("layers-per-stage", "N", "layers sharing one stage; 0 = all", "1");
-  a.option("backend", "KIND", "auto | cpu | cuda", "auto");
-  a.option("ranks", "N", "tensor-parallel ranks: GPUs 0..N-1 through NCCL, or N CPU devices", "1");
-  a.option("context", "N", "KV cache capacity", "min(model context, 2048)");
-  a.option("prefill-chunk", "N", "prompt tokens per prefill pass", "32");
-  a.option("temperature", "T", "sampling temperature; 0 = greedy", "0");
-  a.option("top-k", "K", "keep the K most likely tokens; 0 = all", "0");
-  a.option("top-p", "P", "keep the smallest set with mass >= P; 1 = off", "1");
-  a.option("seed", "S", "sampling seed", "0");
-  a.option("trace", "FILE.json", "write a Chrome trace of the generation (Perfetto)");
-  a.flag("bandwidth", "also measure host memory copy bandwidth and the decode floor it implies");
-  a.flag("json", "print the figures as JSON on stdout");
-  a.flag("help", "show this help");
-  return a;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
-
-// Control characters other than newline and tab shown as escapes, so generated text cannot move
-// the terminal's cursor.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f)) {
-      out += char(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string join_ids(const std::vector<int32_t>& ids, const char* sep) {
-  std::string s;
-  for (size_t i = 0; i < ids.size(); ++i) s += (i ? sep : "") + std::to_string(ids[i]);
-  return s;
-}
-
-// A progress bar on stderr for loads large enough to notice, only on a terminal.
-llama::LoadProgress progress_bar() {
-  if (!isatty(STDERR_FILENO)) return {};
-  return [last = -1](uint64_t done, uint64_t total) mutable {
-    if (total < (256ull << 20)) return;
-    const int pct = int(100 * done / total);
-    if (pct == last) return;
-    last = pct;
-    const int width = 40, filled = pct * width / 100;
-    std::fprintf(
-        stderr, "\rloading [%s%s] %3d%% of %.2f GiB", std::string(size_t(filled), '#').c_str(),
-        std::string(size_t(width - filled), ' ').c_str(), pct, double(total) / double(1ull << 30));
-    if (done == total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  };
-}
-
-// The model to run (one shard per rank) and, when its file has one, its tokenizer.
-struct LoadedModel {
-  std::vector<llama::LlamaModel> shards;  // with one rank, the whole model
-  const llama::LlamaModel& model() const { return shards.front(); }
-  std::optional<tok::Tokenizer> tokenizer;
-  std::string tokenizer_missing;  // why there is no tokenizer
-  std::string source;             // "--model", "STAGEFENCE_MODEL_GGUF", "installed", "built-in"
-};
-
-LoadedModel load(const std::vector<Device*>& devices, const Args& args) {
-  const model::ModelLocation where = model::locate_model(model::LocatorInputs::from_environment(
-      args.has("model") ? std::optional<std::string>(args.get("model", "")) : std::nullopt));
-  LoadedModel out;
-  std::optional<gguf::GgufFile> file;
-  if (!where.path) {
-    std::fprintf(stderr,
-                 "stagefence: %s; run scripts/install_model.sh: using the built-in random model\n",
-                 where.why_none.c_str());
-    file.emplace(gguf::GgufFile::from_bytes(llama::builtin_model_gguf()));
-    out.source = "built-in";
-    out.tokenizer_missing = "the built-in model has no tokenizer";
-  } else {
-    file.emplace(gguf::GgufFile::open(*where.path));
-    out.source = where.source;
-  }
-  const int ranks = int(devices.size());
-  for (int r = 0; r < ranks; ++r) {
-    out.shards.push_back(
-        llama::load_model_shard(*devices[size_t(r)], *file, {r, ranks}, progress_bar()));
-    if (where.path && out.shards.back().name == out.shards.back().config.architecture)
-      out.shards.back().name = where.path->filename().string();
-  }
-  if (!where.path) return out;
-  if (!file->find("tokenizer.ggml.model")) {
-    out.tokenizer_missing = where.path->string() + " has no tokenizer.ggml.model";
-  } else {
-    try {
-      out.tokenizer.emplace(tok::tokenizer_data_from_gguf(*file));
-    } catch (const Error& e) {
-      out.tokenizer_missing = e.what();
-    }
-  }
-  return out;
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
 // The prompt's ids and, for a text prompt, what it was made from.
 struct Prompt {
   std::vector<int32_t> ids;
   std::string text;  // empty for --prompt-ids and the built-in prompt
+  std::string origin;
   bool chat = false;
 };
 
-Prompt make_prompt(const Args& args, const LoadedModel& m) {
+Prompt make_prompt(const GenerateArgs& args, const ModelSource& m) {
   Prompt p;
-  if (args.has("prompt-ids")) {
-    if (args.has("prompt") || args.has("chat"))
-      raise(ErrorCode::InvalidArgument, "--prompt-ids excludes --prompt and --chat");
-    p.ids = args.get_int_list("prompt-ids");
-    return p;
-  }
-  const bool text_asked = args.has("prompt") || args.has("chat");
-  if (!m.tokenizer) {
-    if (text_asked)
-      raise(ErrorCode::InvalidArgument,
-            "--prompt and --chat need a tokenizer: " + m.tokenizer_missing + " (use --prompt-ids)");
-    p.ids = llama::builtin_prompt();
-    return p;
-  }
-  const tok::Tokenizer& tokenizer = *m.tokenizer;
-  const bool has_template = !tokenizer.data().chat_template.empty();
-  p.text = args.get("prompt", kDefaultChatPrompt);
-  // A real model with no prompt given answers the default question as a chat.
-  p.chat = args.has("chat") || (!args.has("prompt") && has_template);
-  if (p.chat) {
-    const tok::ChatTemplate chat(tokenizer.data().chat_template);
-    const std::string formatted = chat.apply({{"user", p.text}}, /*add_generation_prompt=*/true);
-    p.ids = tokenizer.encode(formatted, /*add_special=*/true, /*parse_special=*/true);
+  if (args.ids_given) {
+    if (args.chat) raise(ErrorCode::InvalidArgument, "--prompt-ids excludes --chat");
+    p.ids = parse_token_ids(args.prompt_ids);
+    p.origin = "--prompt-ids";
   } else {
-    p.ids = tokenizer.encode(p.text, /*add_special=*/true, /*parse_special=*/false);
+    const std::optional<PromptText> given =
+        read_prompt(args.prompt_given ? std::optional(args.prompt) : std::nullopt,
+                    args.file_given ? std::optional(args.file) : std::nullopt);
+    if (!m.tokenizer) {
+      if (given || args.chat)
+        raise(ErrorCode::InvalidArgument, "a text prompt (" + (given ? given->origin : "--chat") +
+                                              ") needs a tokenizer: " + m.tokenizer_missing +
+                                              " (use --prompt-ids)");
+      p.ids = llama::builtin_prompt();
+      p.origin = "the built-in model's fixed prompt";
+    } else {
+      const tok::Tokenizer& tokenizer = *m.tokenizer;
+      p.text = given ? given->text : kDefaultChatPrompt;
+      p.origin = given ? given->origin : "the default question";
+      // A real model with no prompt given answers the default question as a chat.
+      p.chat = args.chat || (!given && m.chat_template);
+      if (p.chat) {
+        std::vector<tok::ChatMessage> messages;
+        if (!args.system.empty()) messages.push_back({"system", args.system});
+        messages.push_back({"user", p.text});
+        p.ids = tokenizer.encode(m.chat().render(messages, /*add_generation_prompt=*/true));
+      } else {
+        p.ids = tokenizer.encode(p.text, /*add_special=*/true, /*parse_special=*/false);
+      }
+      if (p.ids.empty()) raise(ErrorCode::InvalidArgument, p.origin + " encodes to no tokens");
+    }
   }
-  if (p.ids.empty()) raise(ErrorCode::InvalidArgument, "--prompt encodes to no tokens");
-  return p;
-}
-
-void check_prompt_ids(const std::vector<int32_t>& ids, const llama::LlamaConfig& config) {
-  for (int32_t id : ids)
-    if (id >= config.vocab)
+  for (int32_t id : p.ids)
+    if (id >= m.config.vocab)
       raise(ErrorCode::InvalidArgument, "prompt token id " + std::to_string(id) +
                                             " is outside the vocabulary of " +
-                                            std::to_string(config.vocab));
+                                            std::to_string(m.config.vocab));
+  return p;
 }
 
 // Bytes of weights one decode token reads: every matrix and vector once, and one row of the
@@ -235,227 +111,290 @@ double copy_bandwidth_bytes_per_s() {
     for (unsigned t = 0; t < threads; ++t)
       workers.emplace_back([&, t] { std::memcpy(&dst[t * share], &src[t * share], share); });
     for (std::thread& w : workers) w.join();
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, 2.0 * double(kBytes) / s);
+    best = std::max(best, 2.0 * double(kBytes) / (ms_since(start) / 1e3));
   }
   if (dst[kBytes / 2] != src[kBytes / 2]) raise(ErrorCode::Internal, "copy check failed");
   return best;
 }
 
-void print_run_json(std::ostringstream& os, const GenerationResult& r, const LoadedModel& m,
-                    bool stopped_at_end) {
+// A finite number, or null.
+json number_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+// One run as measured, with the figures the CLI derives from it.
+struct Run {
+  GenerationResult result;
+  std::string text;  // decoded, when the model has a tokenizer or a vocabulary
+  bool has_text = false;
+  bool end_of_generation = false;
+  double ttft_ms = 0;  // from the call to the first token
+};
+
+double prefill_tokens_per_s(const Run& r, size_t prompt_tokens) {
+  const double tokens = double(prompt_tokens) - r.result.cached_prompt_tokens;
+  return r.result.prefill_ms > 0 ? tokens * 1e3 / r.result.prefill_ms : NAN;
+}
+
+json run_json(const Run& run, size_t prompt_tokens) {
+  const GenerationResult& r = run.result;
   const auto& d = r.decode;
-  os << "{\"mode\":\"" << llama::mode_name(r.mode) << "\",\"tokens\":[" << join_ids(r.tokens, ",")
-     << "]";
-  if (m.tokenizer)
-    os << ",\"text\":\"" << json_escape(m.tokenizer->decode(r.tokens)) << "\"";
-  else if (!m.model().text.empty())
-    os << ",\"text\":\"" << json_escape(m.model().text.decode(r.tokens)) << "\"";
-  os << ",\"end_of_generation\":" << (stopped_at_end ? "true" : "false")
-     << ",\"stages_per_token\":" << r.stages_per_token
-     << ",\"session_fallback\":" << (r.session_fallback ? "true" : "false")
-     << ",\"prefill_ms\":" << r.prefill_ms << ",\"prefill_passes\":" << r.prefill_passes
-     << ",\"decode_steps\":" << d.steps << ",\"ms_per_token\":" << d.ms_per_token
-     << ",\"tokens_per_s\":" << (d.ms_per_token > 0 ? 1000.0 / d.ms_per_token : 0)
-     << ",\"cpu_us_per_token\":" << d.cpu_us_per_token << ",\"syncs_per_token\":" << d.syncs
-     << ",\"command_buffers_per_token\":" << d.command_buffers
-     << ",\"commits_per_token\":" << d.commits << ",\"dispatches_per_token\":" << d.dispatches
-     << ",\"fences_per_token\":" << d.fences_signalled << ",\"counters\":" << d.total.to_json()
-     << "}";
+  return {
+      {"mode", llama::mode_name(r.mode)},
+      {"tokens", r.tokens},
+      {"text", run.has_text ? json(run.text) : json(nullptr)},
+      {"end_of_generation", run.end_of_generation},
+      {"cancelled", r.cancelled},
+      {"stages_per_token", r.stages_per_token},
+      {"session_fallback", r.session_fallback},
+      {"prefill_tokens", int(prompt_tokens) - r.cached_prompt_tokens},
+      {"prefill_passes", r.prefill_passes},
+      {"prefill_ms", r.prefill_ms},
+      {"prefill_tokens_per_s", number_or_null(prefill_tokens_per_s(run, prompt_tokens))},
+      {"time_to_first_token_ms", r.tokens.empty() ? json(nullptr) : json(run.ttft_ms)},
+      {"decode_steps", d.steps},
+      {"ms_per_token", d.ms_per_token},
+      {"tokens_per_s", d.ms_per_token > 0 ? 1000.0 / d.ms_per_token : 0.0},
+      {"cpu_us_per_token", d.cpu_us_per_token},
+      {"syncs_per_token", d.syncs},
+      {"command_buffers_per_token", d.command_buffers},
+      {"commits_per_token", d.commits},
+      {"dispatches_per_token", d.dispatches},
+      {"fences_per_token", d.fences_signalled},
+      {"counters", json::parse(d.total.to_json())},
+  };
+}
+
+void print_status(const char* format, auto... values) {
+  std::fprintf(stderr, format, values...);
 }
 
 }  // namespace
 
-std::string generate_help() {
-  return "usage: stagefence [generate] [options]\n\n"
-         "Generates text with a Llama-family model through the staged forward pass, streaming it\n"
-         "as tokens arrive, then prints the per-token figures. With no options: the installed\n"
-         "SmolLM2 answers a short chat question (the built-in random model when none is\n"
-         "installed), at most 32 tokens, session mode.\n\n" +
-         make_args().help();
+CLI::App* add_generate_command(CLI::App& app, GenerateArgs& a) {
+  CLI::App* g = app.add_subcommand(
+      "generate",
+      "Generate text (the default subcommand). The answer streams to stdout; the device, model "
+      "and figures go to stderr. With no options: the installed SmolLM2 answers a short chat "
+      "question (the built-in random model when none is installed), at most 32 tokens, session "
+      "mode.");
+  add_model_options(*g, a.model, /*allow_all_modes=*/true);
+  CLI::Option* prompt =
+      g->add_option("-p,--prompt", a.prompt,
+                    "prompt text, encoded with the model's tokenizer; '-' reads standard input "
+                    "(default: standard input when piped, else \"What is the capital of "
+                    "France?\" as a chat)")
+          ->type_name("TEXT");
+  CLI::Option* file =
+      g->add_option("-f,--file", a.file, "read the prompt from a file; '-' reads standard input")
+          ->type_name("PATH")
+          ->check(non_empty("a file path or -"));
+  CLI::Option* ids = g->add_option("--prompt-ids", a.prompt_ids,
+                                   "prompt token ids instead of text (default for the built-in "
+                                   "model: its fixed prompt)")
+                         ->type_name("1,2,3")
+                         ->check(token_id_list());
+  prompt->excludes(file)->excludes(ids);
+  file->excludes(ids);
+  g->add_flag("--chat", a.chat, "wrap the prompt as one user message in the model's chat template");
+  g->add_option("--system", a.system, "with --chat: a system message before the user's")
+      ->type_name("TEXT");
+  g->add_option("-n,--tokens", a.tokens, "tokens to generate at most, >= 1 (default: 32)")
+      ->type_name("N")
+      ->check(integer_in(1, 1 << 20));
+  g->add_flag("--ignore-eos", a.ignore_eos, "keep generating past the end of a turn");
+  add_sampling_options(*g, a.sampling);
+  g->add_option("--trace", a.trace,
+                "write a Chrome trace of the generation (Perfetto); written to a temporary file "
+                "beside it and renamed at the end")
+      ->type_name("FILE.json")
+      ->check(non_empty("a file path"));
+  g->add_flag("--bandwidth", a.bandwidth,
+              "also measure host memory copy bandwidth and the decode floor it implies");
+  g->add_flag("--json", a.json, "print everything as one JSON object on stdout");
+  return g;
 }
 
-int run_generate(const std::vector<std::string>& words) {
-  Args args = make_args();
-  args.parse(words);
-  if (args.has("help")) {
-    std::printf("%s", generate_help().c_str());
-    return 0;
-  }
-  const bool json = args.has("json");
-  const std::string mode_arg = args.get("mode", "session");
+int run_generate(const CLI::App& command, GenerateArgs& args) {
+  finish_model_options(command, args.model);
+  args.prompt_given = command.count("--prompt") > 0;
+  args.file_given = command.count("--file") > 0;
+  args.ids_given = command.count("--prompt-ids") > 0;
+  args.trace_given = command.count("--trace") > 0;
+  const bool json_out = args.json;
   std::vector<SubmissionMode> modes;
-  if (mode_arg == "all")
+  if (args.model.mode == "all")
     modes.assign(std::begin(llama::kAllModes), std::end(llama::kAllModes));
   else
-    modes.push_back(llama::parse_mode(mode_arg));
+    modes.push_back(llama::parse_mode(args.model.mode));
 
-  DeviceOptions device_options;
-  const std::string backend = args.get("backend", "auto");
-  if (backend == "cpu")
-    device_options.backend = BackendKind::Cpu;
-  else if (backend == "cuda")
-    device_options.backend = BackendKind::Cuda;
-  else if (backend != "auto")
-    raise(ErrorCode::InvalidArgument, "--backend '" + backend + "': expected auto, cpu or cuda");
+  // Everything that can be checked without a device is checked first.
+  const ModelSource source = open_model_source(args.model);
+  const Prompt prompt = make_prompt(args, source);
+  std::vector<std::filesystem::path> inputs;
+  if (source.path) inputs.push_back(*source.path);
+  if (args.file_given && args.file != "-") inputs.push_back(args.file);
+  std::unique_ptr<OutputFile> trace_file;
+  // From here on a signal stops the run at its next token (a load in progress finishes first),
+  // so the trace's temporary file is always either renamed or removed.
+  const InterruptGuard interrupts;
+  if (args.trace_given) trace_file = std::make_unique<OutputFile>("--trace", args.trace, inputs);
 
-  const int ranks = int(args.get_int("ranks", 1, 1, 64));
-  std::vector<std::unique_ptr<Device>> devices;
-  std::vector<Device*> device_list;
-  for (int r = 0; r < ranks; ++r) {
-    device_options.cuda_ordinal = r;
-    devices.push_back(std::make_unique<Device>(Device::open(device_options)));
-    if (ranks > 1 && r > 0 && devices[size_t(r)]->backend() != devices[0]->backend())
-      raise(ErrorCode::Unsupported, "--ranks " + std::to_string(ranks) + ": device " +
-                                        std::to_string(r) + " opened on another backend");
-    device_list.push_back(devices.back().get());
-  }
-  Device& device = *devices.front();
-  const DeviceInfo& info = device.info();
-  const std::vector<Communicator> comms =
-      ranks > 1 ? Communicator::create_group(device_list) : std::vector<Communicator>{};
-  if (!json)
-    std::printf("device: %s [%s] (%s)\n", info.name.c_str(), backend_name(info.backend),
-                info.backend_reason.c_str());
+  const RunningModel running(args.model, source);
+  const llama::LlamaModel& model = running.model();
+  const DeviceInfo& info = running.device().info();
+  if (!json_out)
+    print_status("device: %s [%s] (%s)\n", info.name.c_str(), backend_name(info.backend),
+                 info.backend_reason.c_str());
 
-  const auto load_start = std::chrono::steady_clock::now();
-  const LoadedModel loaded = load(device_list, args);
-  const llama::LlamaModel& model = loaded.model();
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
-          .count();
-  const Prompt prompt = make_prompt(args, loaded);
-  check_prompt_ids(prompt.ids, model.config);
-
-  llama::ForwardOptions fo;
-  fo.context = int(args.get_int("context", 0, 0, 1 << 20));
-  fo.prefill_chunk = int(args.get_int("prefill-chunk", 32, 1, 4096));
   llama::GenerateOptions go;
-  go.max_new_tokens = int(args.get_int("tokens", 32, 1, 1 << 20));
-  go.layers_per_stage = int(args.get_int("layers-per-stage", 1, 0, 1 << 16));
-  go.sampling.temperature = float(args.get_double("temperature", 0.0));
-  go.sampling.top_k = int(args.get_int("top-k", 0, 0, 1 << 30));
-  go.sampling.top_p = float(args.get_double("top-p", 1.0));
-  go.sampling.seed = uint64_t(args.get_int("seed", 0, 0, INT64_MAX));
-  if (!std::isfinite(go.sampling.temperature) || !std::isfinite(go.sampling.top_p))
-    raise(ErrorCode::InvalidArgument, "--temperature and --top-p must be finite");
-  const tok::Tokenizer* tokenizer = loaded.tokenizer ? &*loaded.tokenizer : nullptr;
-  if (tokenizer && !args.has("ignore-eos"))
+  go.max_new_tokens = args.tokens;
+  go.layers_per_stage = args.model.layers_per_stage;
+  go.sampling = args.sampling.options();
+  const tok::Tokenizer* tokenizer = source.tokenizer ? &*source.tokenizer : nullptr;
+  if (tokenizer && !args.ignore_eos)
     go.stop_after = [tokenizer](int32_t t) { return tokenizer->is_end_of_generation(t); };
+  go.cancelled = [] { return InterruptGuard::count() > 0; };
 
-  std::vector<const llama::LlamaModel*> shard_list;
-  for (const llama::LlamaModel& m : loaded.shards) shard_list.push_back(&m);
-  llama::Generator generator = ranks == 1 ? llama::Generator(device, model, fo)
-                                          : llama::Generator(device_list, shard_list, comms, fo);
-  if (!json) {
-    std::printf("model: %s (%s): %s; %.1f MiB of weights, loaded in %.0f ms\n", model.name.c_str(),
-                loaded.source.c_str(), model.config.summary().c_str(),
-                double(model.weights.device_bytes()) / double(1 << 20), load_ms);
-    if (ranks > 1)
-      std::printf("tensor parallel: %s (MiB of weights above are rank 0's)\n",
-                  comms.front().describe().c_str());
+  llama::Generator generator = running.make_generator(args.model.forward_options());
+  if (!json_out) {
+    print_status("model: %s (%s): %s; %.1f MiB of weights, loaded in %.0f ms\n", model.name.c_str(),
+                 source.source.c_str(), model.config.summary().c_str(),
+                 double(model.weights.device_bytes()) / double(1 << 20), running.load_ms());
+    if (running.ranks() > 1)
+      print_status("tensor parallel: %s (MiB of weights above are rank 0's)\n",
+                   running.tensor_parallel_description().c_str());
     if (!prompt.text.empty())
-      std::printf("prompt: \"%s\"%s, %zu tokens\n", printable(prompt.text).c_str(),
-                  prompt.chat ? " as a chat message" : "", prompt.ids.size());
+      print_status("prompt: \"%s\" (%s)%s, %zu tokens\n", printable(prompt.text).c_str(),
+                   prompt.origin.c_str(), prompt.chat ? " as a chat message" : "",
+                   prompt.ids.size());
     else
-      std::printf("prompt: %zu tokens [%s]\n", prompt.ids.size(),
-                  join_ids(prompt.ids, ", ").c_str());
-    std::printf("generating at most %d tokens, %s, layers per stage %d\n\n", go.max_new_tokens,
-                go.sampling.temperature > 0 ? "sampled" : "greedy", go.layers_per_stage);
-    std::fflush(stdout);
+      print_status("prompt: %zu tokens [%s] (%s)\n", prompt.ids.size(),
+                   join_ids(prompt.ids, ", ").c_str(), prompt.origin.c_str());
+    print_status("generating at most %d tokens, %s, layers per stage %d\n\n", go.max_new_tokens,
+                 go.sampling.temperature > 0 ? "sampled" : "greedy", go.layers_per_stage);
   }
 
-  std::vector<GenerationResult> runs;
+  const auto decode_text = [&](const std::vector<int32_t>& tokens) {
+    return tokenizer ? tokenizer->decode(tokens) : model.text.decode(tokens);
+  };
+  const bool has_text = tokenizer || !model.text.empty();
+  std::vector<Run> runs;
   {
-    const trace::Scope tracing(args.get("trace", ""));
-    for (size_t i = 0; i < modes.size(); ++i) {
+    if (trace_file) trace::start();
+    for (size_t i = 0; i < modes.size() && InterruptGuard::count() == 0; ++i) {
       go.mode = modes[i];
       // The first run streams its text as tokens arrive; the others only check their tokens.
       std::unique_ptr<tok::IncrementalDecoder> decoder;
-      if (i == 0 && !json && tokenizer) {
-        decoder = std::make_unique<tok::IncrementalDecoder>(*tokenizer);
-        go.on_token = [&decoder](int, int32_t token) {
-          std::fputs(printable(decoder->push(token)).c_str(), stdout);
-          std::fflush(stdout);
-        };
-      } else {
-        go.on_token = nullptr;
+      const auto start = std::chrono::steady_clock::now();
+      double ttft_ms = 0;
+      const bool stream = i == 0 && !json_out;
+      if (stream && tokenizer) decoder = std::make_unique<tok::IncrementalDecoder>(*tokenizer);
+      go.on_token = [&](int step, int32_t token) {
+        if (step == 0) ttft_ms = ms_since(start);
+        if (decoder) write_stdout(printable(decoder->push(token)));
+      };
+      Run run;
+      try {
+        run.result = generator.generate(prompt.ids, go);
+      } catch (...) {
+        if (trace::active()) trace::stop();
+        throw;
       }
-      runs.push_back(generator.generate(prompt.ids, go));
-      if (decoder) std::printf("%s\n\n", printable(decoder->finish()).c_str());
+      run.ttft_ms = ttft_ms;
+      run.has_text = has_text;
+      if (has_text) run.text = decode_text(run.result.tokens);
+      run.end_of_generation = tokenizer && !args.ignore_eos && !run.result.tokens.empty() &&
+                              tokenizer->is_end_of_generation(run.result.tokens.back());
+      if (decoder)
+        write_stdout(printable(decoder->finish()) + "\n");
+      else if (stream && has_text)
+        write_stdout(printable(run.text) + "\n");
+      runs.push_back(std::move(run));
     }
-    for (Device* d : device_list) d->synchronize();
+    running.synchronize();
+    if (trace_file) trace_file->commit(trace::stop());
+  }
+  const bool interrupted = InterruptGuard::count() > 0;
+  if (runs.empty()) {
+    print_status("interrupted by signal %d before the first run\n", InterruptGuard::last_signal());
+    return InterruptGuard::exit_status();
   }
   bool tokens_match = true;
-  for (const GenerationResult& r : runs) tokens_match &= r.tokens == runs.front().tokens;
-  const GenerationResult& first = runs.front();
-  const bool stopped_at_end = tokenizer && !first.tokens.empty() &&
-                              tokenizer->is_end_of_generation(first.tokens.back()) &&
-                              !args.has("ignore-eos");
+  for (const Run& r : runs) tokens_match &= r.result.tokens == runs.front().result.tokens;
+  const Run& first = runs.front();
   const uint64_t bytes_per_token = weight_bytes_per_token(model);
-  const double bandwidth = args.has("bandwidth") ? copy_bandwidth_bytes_per_s() : 0.0;
+  const double bandwidth = args.bandwidth ? copy_bandwidth_bytes_per_s() : 0.0;
   const double floor_ms = bandwidth > 0 ? 1e3 * double(bytes_per_token) / bandwidth : 0.0;
+  const int status = interrupted ? InterruptGuard::exit_status() : tokens_match ? 0 : 3;
 
-  if (json) {
-    std::ostringstream os;
-    os << "{\"device\":\"" << json_escape(info.name) << "\",\"backend\":\""
-       << backend_name(info.backend) << "\",\"backend_reason\":\""
-       << json_escape(info.backend_reason) << "\",\"model\":\"" << json_escape(model.name)
-       << "\",\"model_source\":\"" << loaded.source << "\",\"config\":\""
-       << json_escape(model.config.summary())
-       << "\",\"weight_bytes\":" << model.weights.device_bytes()
-       << ",\"weight_bytes_per_token\":" << bytes_per_token << ",\"ranks\":" << ranks
-       << ",\"load_ms\":" << load_ms << ",\"prompt\":[" << join_ids(prompt.ids, ",") << "]";
-    if (!prompt.text.empty())
-      os << ",\"prompt_text\":\"" << json_escape(prompt.text)
-         << "\",\"chat\":" << (prompt.chat ? "true" : "false");
-    if (bandwidth > 0)
-      os << ",\"copy_bandwidth_gb_s\":" << bandwidth / 1e9
-         << ",\"floor_ms_per_token\":" << floor_ms;
-    os << ",\"layers_per_stage\":" << go.layers_per_stage << ",\"runs\":[";
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (i) os << ",";
-      print_run_json(os, runs[i], loaded, stopped_at_end);
-    }
-    os << "],\"tokens_match\":" << (tokens_match ? "true" : "false") << "}\n";
-    std::printf("%s", os.str().c_str());
-    return tokens_match ? 0 : 3;
+  if (json_out) {
+    json doc = {
+        {"schema", "stagefence.generate/1"},
+        {"device", json::parse(device_json(info))},
+        {"model", model.name},
+        {"model_source", source.source},
+        {"config", model.config.summary()},
+        {"weight_bytes", model.weights.device_bytes()},
+        {"weight_bytes_per_token", bytes_per_token},
+        {"ranks", running.ranks()},
+        {"load_ms", running.load_ms()},
+        {"prompt", prompt.ids},
+        {"prompt_text", prompt.text.empty() ? json(nullptr) : json(prompt.text)},
+        {"prompt_origin", prompt.origin},
+        {"chat", prompt.chat},
+        {"copy_bandwidth_gb_s", bandwidth > 0 ? json(bandwidth / 1e9) : json(nullptr)},
+        {"floor_ms_per_token", bandwidth > 0 ? json(floor_ms) : json(nullptr)},
+        {"layers_per_stage", go.layers_per_stage},
+        {"interrupted", interrupted},
+        {"runs", json::array()},
+        {"tokens_match", tokens_match},
+    };
+    for (const Run& r : runs) doc["runs"].push_back(run_json(r, prompt.ids.size()));
+    write_stdout(doc.dump() + "\n", "the JSON report");
+    return status;
   }
 
-  if (!tokenizer && !model.text.empty())
-    std::printf("text: \"%s\"\n", printable(model.text.decode(first.tokens)).c_str());
-  std::printf("tokens: %s%s\n", join_ids(first.tokens, " ").c_str(),
-              stopped_at_end ? " (end of turn)" : "");
-  if (first.session_fallback)
-    std::printf(
-        "note: STAGEFENCE_ENCODER_SESSION=0, so session/replay chain plain command "
-        "encoders with the same fences\n");
-  std::printf("prefill: %zu tokens in %d pass(es), %.2f ms (%s)\n", prompt.ids.size(),
-              first.prefill_passes, first.prefill_ms, llama::mode_name(first.mode));
-  std::printf("\n%-9s %9s %8s %13s %7s %9s %11s %7s %6s\n", "mode", "ms/token", "tok/s",
-              "CPU us/token", "syncs", "cmd bufs", "dispatches", "fences", "stages");
-  for (const GenerationResult& r : runs) {
-    const auto& d = r.decode;
-    std::printf("%-9s %9.3f %8.1f %13.1f %7.2f %9.2f %11.1f %7.2f %6d\n", llama::mode_name(r.mode),
-                d.ms_per_token, d.ms_per_token > 0 ? 1000.0 / d.ms_per_token : 0.0,
-                d.cpu_us_per_token, d.syncs, d.command_buffers, d.dispatches, d.fences_signalled,
-                r.stages_per_token);
+  const GenerationResult& r0 = first.result;
+  print_status("tokens: %s%s%s\n", join_ids(r0.tokens, " ").c_str(),
+               first.end_of_generation ? " (end of turn)" : "",
+               r0.cancelled ? " (interrupted)" : "");
+  if (r0.session_fallback)
+    print_status(
+        "note: STAGEFENCE_ENCODER_SESSION=0, so session/replay chain plain command encoders "
+        "with the same fences\n");
+  print_status(
+      "prefill: %zu tokens in %d pass(es), %.2f ms, %.1f tok/s (%s); first token after "
+      "%.2f ms\n",
+      prompt.ids.size(), r0.prefill_passes, r0.prefill_ms,
+      prefill_tokens_per_s(first, prompt.ids.size()), llama::mode_name(r0.mode), first.ttft_ms);
+  print_status("\n%-9s %9s %8s %13s %7s %9s %11s %7s %6s\n", "mode", "ms/token", "tok/s",
+               "CPU us/token", "syncs", "cmd bufs", "dispatches", "fences", "stages");
+  for (const Run& run : runs) {
+    const auto& d = run.result.decode;
+    print_status("%-9s %9.3f %8.1f %13.1f %7.2f %9.2f %11.1f %7.2f %6d\n",
+                 llama::mode_name(run.result.mode), d.ms_per_token,
+                 d.ms_per_token > 0 ? 1000.0 / d.ms_per_token : 0.0, d.cpu_us_per_token, d.syncs,
+                 d.command_buffers, d.dispatches, d.fences_signalled, run.result.stages_per_token);
   }
-  std::printf("(per decode token, averaged over %d tokens)\n", first.decode.steps);
+  print_status("(per decode token, averaged over %d tokens)\n", r0.decode.steps);
   if (bandwidth > 0)
-    std::printf(
+    print_status(
         "floor: %.1f MiB of weights per token / %.2f GB/s host copy bandwidth (read + write) = "
         "%.3f ms/token (%.1f tok/s); measured %.3f ms/token is %.2fx the floor\n",
         double(bytes_per_token) / double(1 << 20), bandwidth / 1e9, floor_ms, 1e3 / floor_ms,
-        first.decode.ms_per_token, first.decode.ms_per_token / floor_ms);
+        r0.decode.ms_per_token, r0.decode.ms_per_token / floor_ms);
   if (runs.size() > 1) {
-    std::printf("tokens match across modes: %s\n", tokens_match ? "yes" : "NO");
+    print_status("tokens match across modes: %s\n", tokens_match ? "yes" : "NO");
     if (!tokens_match)
-      for (const GenerationResult& r : runs)
-        std::printf("  %-9s %s\n", llama::mode_name(r.mode), join_ids(r.tokens, " ").c_str());
+      for (const Run& run : runs)
+        print_status("  %-9s %s\n", llama::mode_name(run.result.mode),
+                     join_ids(run.result.tokens, " ").c_str());
   }
-  return tokens_match ? 0 : 3;
+  if (interrupted)
+    print_status("interrupted by signal %d: stopped at the next token\n",
+                 InterruptGuard::last_signal());
+  return status;
 }
 
 }  // namespace stagefence::cli

@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "mini_json.hpp"
 #include "model/gguf/gguf_file.hpp"
 #include "model/tokenizer/chat_template.hpp"
 #include "model/tokenizer/gguf_tokenizer_data.hpp"
@@ -20,8 +20,7 @@
 namespace stagefence::tok {
 namespace {
 
-using test_json::Json;
-using test_json::JsonParser;
+using Json = nlohmann::json;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -33,7 +32,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::vector<int32_t> ids_of(const Json& array) {
   std::vector<int32_t> ids;
-  for (const Json& v : array.array) ids.push_back(static_cast<int32_t>(v.number));
+  for (const Json& v : array) ids.push_back(v.get<int32_t>());
   return ids;
 }
 
@@ -48,7 +47,7 @@ class ReferenceModel : public ::testing::Test {
     }
     file_ = std::make_unique<gguf::GgufFile>(gguf::GgufFile::open(model));
     tokenizer_ = std::make_unique<Tokenizer>(tokenizer_data_from_gguf(*file_));
-    reference_ = JsonParser::parse(read_file(reference));
+    reference_ = nlohmann::json::parse(read_file(reference));
   }
 
   std::unique_ptr<gguf::GgufFile> file_;
@@ -58,8 +57,8 @@ class ReferenceModel : public ::testing::Test {
 
 TEST_F(ReferenceModel, PlainTextEncodesLikeReferenceAndRoundTrips) {
   const Json& plain = reference_.at("plain");
-  ASSERT_GT(plain.object.size(), 0u);
-  for (const auto& [text, ids] : plain.object) {
+  ASSERT_GT(plain.size(), 0u);
+  for (const auto& [text, ids] : plain.items()) {
     const std::vector<int32_t> got = tokenizer_->encode(text, /*add_special=*/false);
     EXPECT_EQ(got, ids_of(ids)) << "text: " << text;
     EXPECT_EQ(tokenizer_->decode(got), text);
@@ -72,7 +71,7 @@ TEST_F(ReferenceModel, PlainTextEncodesLikeReferenceAndRoundTrips) {
 }
 
 TEST_F(ReferenceModel, SpecialTokensParseLikeReference) {
-  for (const auto& [text, ids] : reference_.at("special").object) {
+  for (const auto& [text, ids] : reference_.at("special").items()) {
     const std::vector<int32_t> got = tokenizer_->encode(text, false, /*parse_special=*/true);
     EXPECT_EQ(got, ids_of(ids)) << "text: " << text;
     EXPECT_EQ(tokenizer_->decode(got, /*render_special=*/true), text);
@@ -82,11 +81,12 @@ TEST_F(ReferenceModel, SpecialTokensParseLikeReference) {
 TEST_F(ReferenceModel, ReferenceCoversTheWholeCorpus) {
   const auto corpus_path = std::filesystem::path(__FILE__).parent_path() / "tokenizer_corpus.json";
   if (!std::filesystem::exists(corpus_path)) GTEST_SKIP() << "no corpus at " << corpus_path;
-  const Json corpus = JsonParser::parse(read_file(corpus_path));
+  const Json corpus = nlohmann::json::parse(read_file(corpus_path));
   for (const char* section : {"plain", "special"}) {
     const Json& ref = reference_.at(section);
-    for (const Json& text : corpus.at(section).array) {
-      EXPECT_NO_THROW(ref.at(text.string)) << "reference lacks: " << text.string;
+    for (const Json& text : corpus.at(section)) {
+      EXPECT_NO_THROW(ref.at(text.get<std::string>()))
+          << "reference lacks: " << text.get<std::string>();
     }
   }
 }

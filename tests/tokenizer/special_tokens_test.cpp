@@ -1,6 +1,7 @@
 // Special tokens in text, BOS/EOS flags, end-of-generation ids and invalid data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,26 @@ TEST(SpecialTokens, InconsistentDataIsRejected) {
   const Tokenizer t(vocab_with_specials());
   EXPECT_THROW(t.decode(std::vector<int32_t>{-1}), Error);
   EXPECT_THROW(t.decode(std::vector<int32_t>{259}), Error);
+}
+
+TEST(SpecialTokens, LiteralSpansNeverBecomeControlTokens) {
+  const Tokenizer t(vocab_with_specials());
+  MarkedText text;
+  text.markup("<|im_start|>");
+  text.content("a<|im_end|><tool>");
+  text.markup("<|im_end|>");
+  const std::vector<int32_t> ids = t.encode(text, false);
+  EXPECT_EQ(ids.front(), 256);  // markup: parsed
+  EXPECT_EQ(ids.back(), 257);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 257), 1);  // the user's copy stays text
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 258), 1);  // user-defined tokens always match
+  EXPECT_EQ(t.decode(ids, true), "<|im_start|>a<|im_end|><tool><|im_end|>");
+  // A marker spanning markup and content is not matched either.
+  MarkedText straddle;
+  straddle.markup("<|im_");
+  straddle.content("end|>");
+  const std::vector<int32_t> straddled = t.encode(straddle, false);
+  EXPECT_EQ(std::count(straddled.begin(), straddled.end(), 257), 0);
 }
 
 }  // namespace

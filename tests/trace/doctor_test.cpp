@@ -5,17 +5,17 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "json_value.hpp"
 #include "stagefence/device.hpp"
 #include "stagefence/env.hpp"
 
 namespace sf = stagefence;
-using sftest::JsonValue;
+using JsonValue = nlohmann::json;
 
 namespace {
 
@@ -71,32 +71,32 @@ TEST(Doctor, JsonCarriesTheSameFindings) {
   const DoctorRun r = doctor({"--json"});
   unsetenv("STAGEFENCE_FORCE_SERIAL");
   ASSERT_EQ(r.rc, 0) << r.err;
-  const JsonValue doc = sftest::parse_json(r.out);
-  EXPECT_EQ(doc.at("schema").str(), "stagefence.doctor/1");
+  const JsonValue doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc.at("schema").get_ref<const std::string&>(), "stagefence.doctor/1");
 
   const sf::DeviceInfo info = sf::Device::open().info();
   const JsonValue& dev = doc.at("device");
-  EXPECT_EQ(dev.at("backend").str(), sf::backend_name(info.backend));
-  EXPECT_EQ(dev.at("backend_reason").str(), info.backend_reason);
-  EXPECT_EQ(dev.at("fence_kind").str(), info.fence_kind);
-  const std::string status = doc.at("gpu").at("status").str();
+  EXPECT_EQ(dev.at("backend").get_ref<const std::string&>(), sf::backend_name(info.backend));
+  EXPECT_EQ(dev.at("backend_reason").get_ref<const std::string&>(), info.backend_reason);
+  EXPECT_EQ(dev.at("fence_kind").get_ref<const std::string&>(), info.fence_kind);
+  const std::string status = doc.at("gpu").at("status").get_ref<const std::string&>();
   EXPECT_TRUE(status == "in use" || status == "present, not used" || status == "none") << status;
   EXPECT_EQ(status == "in use", info.backend == sf::BackendKind::Cuda);
   if (status == "none") {
     EXPECT_TRUE(doc.at("gpu").at("device").is_null());
-    EXPECT_FALSE(doc.at("gpu").at("note").str().empty());
+    EXPECT_FALSE(doc.at("gpu").at("note").get_ref<const std::string&>().empty());
   }
-  EXPECT_GE(doc.at("cpu").at("device").at("cpu_workers").num(), 1);
-  EXPECT_TRUE(doc.at("settings").at("force_serial").boolean);
+  EXPECT_GE(doc.at("cpu").at("device").at("cpu_workers").get<double>(), 1);
+  EXPECT_TRUE(doc.at("settings").at("force_serial").get<bool>());
 
   std::set<std::string> reported;
-  for (const JsonValue& f : doc.at("flags").array) {
-    reported.insert(f.at("name").str());
-    EXPECT_FALSE(f.at("default").str().empty());
-    EXPECT_FALSE(f.at("meaning").str().empty());
-    if (f.at("name").str() == "STAGEFENCE_FORCE_SERIAL") {
-      EXPECT_EQ(f.at("current").str(), "1");
-      EXPECT_TRUE(f.at("set").boolean);
+  for (const JsonValue& f : doc.at("flags")) {
+    reported.insert(f.at("name").get_ref<const std::string&>());
+    EXPECT_FALSE(f.at("default").get_ref<const std::string&>().empty());
+    EXPECT_FALSE(f.at("meaning").get_ref<const std::string&>().empty());
+    if (f.at("name").get_ref<const std::string&>() == "STAGEFENCE_FORCE_SERIAL") {
+      EXPECT_EQ(f.at("current").get_ref<const std::string&>(), "1");
+      EXPECT_TRUE(f.at("set").get<bool>());
     }
   }
   for (const auto& f : sf::env::all_flags()) EXPECT_TRUE(reported.count(f.name)) << f.name;
@@ -115,10 +115,10 @@ TEST(Doctor, ReportsAnUnopenableDefaultDeviceAndStillTheCpuSide) {
   const DoctorRun r = doctor({"--json"});
   unsetenv("STAGEFENCE_BACKEND");
   EXPECT_EQ(r.rc, 1);
-  const JsonValue doc = sftest::parse_json(r.out);
+  const JsonValue doc = nlohmann::json::parse(r.out);
   EXPECT_TRUE(doc.at("device").is_null());
-  EXPECT_NE(doc.at("device_error").str().find("tpu"), std::string::npos);
-  EXPECT_EQ(doc.at("cpu").at("device").at("backend").str(), "cpu");
+  EXPECT_NE(doc.at("device_error").get_ref<const std::string&>().find("tpu"), std::string::npos);
+  EXPECT_EQ(doc.at("cpu").at("device").at("backend").get_ref<const std::string&>(), "cpu");
 }
 
 }  // namespace

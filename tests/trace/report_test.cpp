@@ -5,14 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
-#include "json_value.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
-using sftest::JsonValue;
+using JsonValue = nlohmann::json;
 
 namespace {
 
@@ -23,11 +23,11 @@ TEST(Report, JsonQuoteRoundTripsAwkwardText) {
     std::string s;
     for (int i = 0; i < 40; ++i) s += static_cast<char>(byte(rng));
     s += "\"\\\n\t\x01";
-    EXPECT_EQ(sftest::parse_json(sf::json_quote(s)).str(), s);
+    EXPECT_EQ(nlohmann::json::parse(sf::json_quote(s)).get_ref<const std::string&>(), s);
   }
   EXPECT_EQ(sf::json_number(std::nan("")), "null");
   EXPECT_EQ(sf::json_number(INFINITY), "null");
-  EXPECT_DOUBLE_EQ(sftest::parse_json(sf::json_number(-1.25e-7)).num(), -1.25e-7);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(sf::json_number(-1.25e-7)).get<double>(), -1.25e-7);
 }
 
 // b0[i] += s0 over s1 floats.
@@ -58,38 +58,38 @@ TEST(Report, RunFiguresMatchTheWorkDone) {
   run.figures.push_back({"prefill_ms", 1.5});
   EXPECT_EQ(buf.to_vector<float>()[63], static_cast<float>(tokens * stages));
 
-  const JsonValue doc = sftest::parse_json(sf::run_json(run, dev.info()));
-  EXPECT_EQ(doc.at("schema").str(), "stagefence.run/1");
-  EXPECT_EQ(doc.at("command").str(), "generate");
-  EXPECT_EQ(doc.at("mode").str(), "session");
-  EXPECT_EQ(doc.at("model").str(), "unit-test");
-  EXPECT_EQ(doc.at("tokens").num(), tokens);
-  EXPECT_EQ(doc.at("device").at("backend").str(), "cpu");
+  const JsonValue doc = nlohmann::json::parse(sf::run_json(run, dev.info()));
+  EXPECT_EQ(doc.at("schema").get_ref<const std::string&>(), "stagefence.run/1");
+  EXPECT_EQ(doc.at("command").get_ref<const std::string&>(), "generate");
+  EXPECT_EQ(doc.at("mode").get_ref<const std::string&>(), "session");
+  EXPECT_EQ(doc.at("model").get_ref<const std::string&>(), "unit-test");
+  EXPECT_EQ(doc.at("tokens").get<double>(), tokens);
+  EXPECT_EQ(doc.at("device").at("backend").get_ref<const std::string&>(), "cpu");
   EXPECT_TRUE(doc.at("device").at("compute_capability").is_null());
   const JsonValue& total = doc.at("total");
   const JsonValue& per = doc.at("per_token");
-  EXPECT_EQ(total.at("syncs").num(), tokens);
-  EXPECT_EQ(total.at("dispatches").num(), tokens * stages);
-  EXPECT_EQ(total.at("fences_signalled").num(), tokens * (stages - 1));
-  EXPECT_EQ(per.at("syncs").num(), 1.0);
-  EXPECT_EQ(per.at("dispatches").num(), static_cast<double>(stages));
-  EXPECT_EQ(per.at("fences").num(), static_cast<double>(stages - 1));
-  EXPECT_EQ(per.at("commits").num(), static_cast<double>(stages));
-  EXPECT_NEAR(per.at("ms").num(), total.at("wall_ms").num() / tokens,
-              1e-5 * total.at("wall_ms").num());
-  EXPECT_GT(total.at("wall_ms").num(), 0);
-  EXPECT_GE(total.at("host_cpu_ms").num(), 0);
-  EXPECT_EQ(doc.at("figures").at("prefill_ms").num(), 1.5);
-  EXPECT_EQ(doc.at("counters").at("syncs").num(), tokens);
+  EXPECT_EQ(total.at("syncs").get<double>(), tokens);
+  EXPECT_EQ(total.at("dispatches").get<double>(), tokens * stages);
+  EXPECT_EQ(total.at("fences_signalled").get<double>(), tokens * (stages - 1));
+  EXPECT_EQ(per.at("syncs").get<double>(), 1.0);
+  EXPECT_EQ(per.at("dispatches").get<double>(), static_cast<double>(stages));
+  EXPECT_EQ(per.at("fences").get<double>(), static_cast<double>(stages - 1));
+  EXPECT_EQ(per.at("commits").get<double>(), static_cast<double>(stages));
+  EXPECT_NEAR(per.at("ms").get<double>(), total.at("wall_ms").get<double>() / tokens,
+              1e-5 * total.at("wall_ms").get<double>());
+  EXPECT_GT(total.at("wall_ms").get<double>(), 0);
+  EXPECT_GE(total.at("host_cpu_ms").get<double>(), 0);
+  EXPECT_EQ(doc.at("figures").at("prefill_ms").get<double>(), 1.5);
+  EXPECT_EQ(doc.at("counters").at("syncs").get<double>(), tokens);
 
   sf::RunFigures idle = run;
   idle.tokens = 0;
-  const JsonValue bench = sftest::parse_json(sf::bench_json("decode", {run, idle}, dev.info()));
-  EXPECT_EQ(bench.at("schema").str(), "stagefence.bench/1");
-  EXPECT_EQ(bench.at("benchmark").str(), "decode");
-  ASSERT_EQ(bench.at("runs").array.size(), 2u);
-  EXPECT_FALSE(bench.at("runs").array[0].at("per_token").is_null());
-  EXPECT_TRUE(bench.at("runs").array[1].at("per_token").is_null());
+  const JsonValue bench = nlohmann::json::parse(sf::bench_json("decode", {run, idle}, dev.info()));
+  EXPECT_EQ(bench.at("schema").get_ref<const std::string&>(), "stagefence.bench/1");
+  EXPECT_EQ(bench.at("benchmark").get_ref<const std::string&>(), "decode");
+  ASSERT_EQ(bench.at("runs").size(), 2u);
+  EXPECT_FALSE(bench.at("runs")[0].at("per_token").is_null());
+  EXPECT_TRUE(bench.at("runs")[1].at("per_token").is_null());
 }
 
 }  // namespace

@@ -13,19 +13,18 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/command_buffer.hpp"  // buffer ids, to match spans to the buffers that made them
-#include "json_value.hpp"
 #include "scoped_env.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
-using sftest::JsonValue;
-using sftest::parse_json;
+using JsonValue = nlohmann::json;
 
 namespace {
 
@@ -97,21 +96,23 @@ struct ParsedTrace {
   std::vector<Span> spans_on(int pid, uint64_t tid, const std::string& category) const {
     std::vector<Span> out;
     for (const Span& s : spans)
-      if (s.pid == pid && s.tid == tid && s.event->at("cat").str() == category) out.push_back(s);
+      if (s.pid == pid && s.tid == tid &&
+          s.event->at("cat").get_ref<const std::string&>() == category)
+        out.push_back(s);
     std::sort(out.begin(), out.end(),
               [](const Span& a, const Span& b) { return a.begin < b.begin; });
     return out;
   }
   const Span& buffer_span(uint64_t buffer_id) const {
     for (const Span& s : spans)
-      if (s.event->at("cat").str() == "command_buffer" &&
-          s.event->at("args").at("buffer").num() == static_cast<double>(buffer_id))
+      if (s.event->at("cat").get_ref<const std::string&>() == "command_buffer" &&
+          s.event->at("args").at("buffer").get<double>() == static_cast<double>(buffer_id))
         return s;
     throw std::runtime_error("no span for buffer " + std::to_string(buffer_id));
   }
   const Span& named(const std::string& category, const std::string& name) const {
     for (const Span& s : spans)
-      if (s.name == name && s.event->at("cat").str() == category) return s;
+      if (s.name == name && s.event->at("cat").get_ref<const std::string&>() == category) return s;
     throw std::runtime_error("no " + category + " span named '" + name + "'");
   }
 };
@@ -119,35 +120,36 @@ struct ParsedTrace {
 // Parses and checks the fields the Chrome trace event format requires of every event.
 ParsedTrace parse_trace(const std::string& text) {
   ParsedTrace t;
-  t.root = parse_json(text);
+  t.root = nlohmann::json::parse(text);
   const JsonValue& events = t.root.at("traceEvents");
-  EXPECT_EQ(events.kind, JsonValue::Kind::Array);
-  for (const JsonValue& e : events.array) {
-    const std::string& ph = e.at("ph").str();
-    const std::string& name = e.at("name").str();
-    const int pid = static_cast<int>(e.at("pid").num());
-    const double tid = e.at("tid").num();
+  EXPECT_TRUE(events.is_array());
+  for (const JsonValue& e : events) {
+    const std::string& ph = e.at("ph").get_ref<const std::string&>();
+    const std::string& name = e.at("name").get_ref<const std::string&>();
+    const int pid = static_cast<int>(e.at("pid").get<double>());
+    const double tid = e.at("tid").get<double>();
     EXPECT_GE(tid, 0);
-    EXPECT_EQ(e.at("args").kind, JsonValue::Kind::Object);
+    EXPECT_TRUE(e.at("args").is_object());
     if (ph == "M") {
       if (name == "thread_name")
-        t.thread_names[{pid, static_cast<uint64_t>(tid)}] = e.at("args").at("name").str();
+        t.thread_names[{pid, static_cast<uint64_t>(tid)}] =
+            e.at("args").at("name").get_ref<const std::string&>();
       else if (name == "process_name")
-        t.process_names[pid] = e.at("args").at("name").str();
+        t.process_names[pid] = e.at("args").at("name").get_ref<const std::string&>();
       else
         EXPECT_TRUE(name == "thread_sort_index" || name == "process_sort_index") << name;
       continue;
     }
-    EXPECT_FALSE(e.at("cat").str().empty());
-    const double ts = e.at("ts").num();
+    EXPECT_FALSE(e.at("cat").get_ref<const std::string&>().empty());
+    const double ts = e.at("ts").get<double>();
     EXPECT_GE(ts, 0);
     if (ph == "X") {
-      const double dur = e.at("dur").num();
+      const double dur = e.at("dur").get<double>();
       EXPECT_GE(dur, 0) << name;
       t.spans.push_back({name, pid, static_cast<uint64_t>(tid), ts, ts + dur, &e});
     } else {
       EXPECT_EQ(ph, "i") << name;
-      EXPECT_EQ(e.at("s").str(), "t");
+      EXPECT_EQ(e.at("s").get_ref<const std::string&>(), "t");
       t.instants.push_back(&e);
     }
   }
@@ -242,7 +244,8 @@ TEST_F(TraceExport, FencedPipelineAcrossTwoQueues) {
   EXPECT_EQ(main_spans[1].name, "stage.1");
   EXPECT_EQ(main_spans[2].name, "head");
   EXPECT_EQ(side_spans[0].name, "side.work");
-  for (const Span& sp : main_spans) EXPECT_EQ(sp.event->at("args").at("status").str(), "completed");
+  for (const Span& sp : main_spans)
+    EXPECT_EQ(sp.event->at("args").at("status").get_ref<const std::string&>(), "completed");
   expect_no_overlap(main_spans, "queue default");
 
   // Fence markers: every wait has a matching signal, and the waiting buffer starts after the
@@ -251,21 +254,23 @@ TEST_F(TraceExport, FencedPipelineAcrossTwoQueues) {
   size_t waits = 0;
   for (const JsonValue* e : t.instants) {
     const JsonValue& a = e->at("args");
-    if (e->at("name").str().rfind("signal ", 0) == 0)
-      signaller[{a.at("fence").str(), a.at("value").num()}] =
-          static_cast<uint64_t>(a.at("buffer").num());
+    if (e->at("name").get_ref<const std::string&>().rfind("signal ", 0) == 0)
+      signaller[{a.at("fence").get_ref<const std::string&>(), a.at("value").get<double>()}] =
+          static_cast<uint64_t>(a.at("buffer").get<double>());
   }
   for (const JsonValue* e : t.instants) {
-    if (e->at("name").str().rfind("wait ", 0) != 0) continue;
+    if (e->at("name").get_ref<const std::string&>().rfind("wait ", 0) != 0) continue;
     ++waits;
     const JsonValue& a = e->at("args");
-    const auto it = signaller.find({a.at("fence").str(), a.at("value").num()});
-    ASSERT_NE(it, signaller.end()) << "no signal for " << e->at("name").str();
+    const auto it =
+        signaller.find({a.at("fence").get_ref<const std::string&>(), a.at("value").get<double>()});
+    ASSERT_NE(it, signaller.end())
+        << "no signal for " << e->at("name").get_ref<const std::string&>();
     const Span& producer = t.buffer_span(it->second);
-    const Span& consumer = t.buffer_span(static_cast<uint64_t>(a.at("buffer").num()));
+    const Span& consumer = t.buffer_span(static_cast<uint64_t>(a.at("buffer").get<double>()));
     EXPECT_GE(consumer.begin + kTimeSlackUs, producer.end)
         << "'" << consumer.name << "' started before '" << producer.name << "' signalled";
-    EXPECT_DOUBLE_EQ(e->at("ts").num(), consumer.begin);
+    EXPECT_DOUBLE_EQ(e->at("ts").get<double>(), consumer.begin);
   }
   EXPECT_EQ(waits, 4u);  // stage.1 <- stage.0, side <- stage.1, head <- stage.1, head <- side
   EXPECT_EQ(signaller.count({"session", 1.0}), 1u);
@@ -277,11 +282,12 @@ TEST_F(TraceExport, FencedPipelineAcrossTwoQueues) {
   // Encode spans: one per committed buffer on the host, each ending before its buffer runs.
   size_t encodes = 0;
   for (const Span& sp : t.spans) {
-    if (sp.event->at("cat").str() != "encode") continue;
+    if (sp.event->at("cat").get_ref<const std::string&>() != "encode") continue;
     ++encodes;
     EXPECT_EQ(sp.pid, kHostPid);
     EXPECT_TRUE(t.thread_names.count({kHostPid, sp.tid})) << "unnamed encode track " << sp.tid;
-    const Span& run = t.buffer_span(static_cast<uint64_t>(sp.event->at("args").at("buffer").num()));
+    const Span& run =
+        t.buffer_span(static_cast<uint64_t>(sp.event->at("args").at("buffer").get<double>()));
     EXPECT_EQ(sp.name, "encode " + run.name);
     EXPECT_LE(sp.end, run.begin + kTimeSlackUs) << sp.name;
   }
@@ -323,13 +329,14 @@ TEST_F(TraceExport, DispatchSpansFillLanesInsideTheirBuffer) {
   std::map<uint64_t, std::vector<Span>> lanes;
   size_t dispatches = 0;
   for (const Span& sp : t.spans) {
-    if (sp.event->at("cat").str() != "dispatch") continue;
+    if (sp.event->at("cat").get_ref<const std::string&>() != "dispatch") continue;
     ++dispatches;
     EXPECT_EQ(sp.name, "trace_test.axpb");
     EXPECT_EQ(sp.pid, kDevicePid);
     EXPECT_TRUE(t.thread_names.count({kDevicePid, sp.tid})) << "unnamed lane " << sp.tid;
     EXPECT_NE(sp.tid, q);
-    const Span& owner = t.named("command_buffer", sp.event->at("args").at("label").str());
+    const Span& owner =
+        t.named("command_buffer", sp.event->at("args").at("label").get_ref<const std::string&>());
     EXPECT_GE(sp.begin + kTimeSlackUs, owner.begin) << "dispatch starts before its buffer";
     EXPECT_LE(sp.end, owner.end + kTimeSlackUs) << "dispatch ends after its buffer";
     lanes[sp.tid].push_back(sp);
@@ -344,10 +351,12 @@ TEST_F(TraceExport, DispatchSpansFillLanesInsideTheirBuffer) {
   std::vector<Span> pair;
   for (const auto& [tid, spans] : lanes)
     for (const Span& sp : spans)
-      if (sp.event->at("args").at("label").str() == "chained") pair.push_back(sp);
+      if (sp.event->at("args").at("label").get_ref<const std::string&>() == "chained")
+        pair.push_back(sp);
   ASSERT_EQ(pair.size(), 2u);
   std::sort(pair.begin(), pair.end(), [](const Span& a, const Span& b) {
-    return a.event->at("args").at("dispatch").num() < b.event->at("args").at("dispatch").num();
+    return a.event->at("args").at("dispatch").get<double>() <
+           b.event->at("args").at("dispatch").get<double>();
   });
   EXPECT_GE(pair[1].begin + kTimeSlackUs, pair[0].end);
 }
@@ -370,11 +379,18 @@ TEST_F(TraceExport, FailedBufferAndPoisonedWaiterAreMarked) {
   EXPECT_THROW(s->commit_and_wait(), sf::Error);
   const ParsedTrace t = parse_trace(sf::trace::stop());
   const Span& faulty = t.named("command_buffer", "faulty");
-  EXPECT_EQ(faulty.event->at("args").at("status").str(), "failed");
-  EXPECT_NE(faulty.event->at("args").at("error").str().find("deliberate fault"), std::string::npos);
-  EXPECT_EQ(t.named("command_buffer", "downstream").event->at("args").at("status").str(), "failed");
+  EXPECT_EQ(faulty.event->at("args").at("status").get_ref<const std::string&>(), "failed");
+  EXPECT_NE(
+      faulty.event->at("args").at("error").get_ref<const std::string&>().find("deliberate fault"),
+      std::string::npos);
+  EXPECT_EQ(t.named("command_buffer", "downstream")
+                .event->at("args")
+                .at("status")
+                .get_ref<const std::string&>(),
+            "failed");
   bool poison_marker = false;
-  for (const JsonValue* e : t.instants) poison_marker |= e->at("name").str() == "poison session";
+  for (const JsonValue* e : t.instants)
+    poison_marker |= e->at("name").get_ref<const std::string&>() == "poison session";
   EXPECT_TRUE(poison_marker);
 }
 

@@ -125,8 +125,13 @@ bool LlamaForward::fusable(DType t) const {
 }
 
 void LlamaForward::start_sequence(std::span<const int32_t> prompt, int max_new_tokens,
-                                  uint64_t seed) {
+                                  uint64_t seed, int cached) {
   if (prompt.empty()) raise(ErrorCode::InvalidArgument, "the prompt needs at least one token");
+  if (cached < 0 || size_t(cached) >= prompt.size())
+    raise(ErrorCode::InvalidArgument,
+          "cached prefix of " + std::to_string(cached) + " tokens: a prompt of " +
+              std::to_string(prompt.size()) + " tokens can reuse 0 to " +
+              std::to_string(prompt.size() - 1) + " (its last token is always prefilled)");
   if (max_new_tokens < 1) raise(ErrorCode::InvalidArgument, "max_new_tokens must be at least 1");
   const int vocab = model_->config.vocab;
   for (int32_t id : prompt)

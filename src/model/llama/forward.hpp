@@ -55,8 +55,12 @@ class LlamaForward {
 
   // Host setup of a new sequence (no device work may be in flight): uploads the prompt's ids
   // and positions, sets the decode position to the prompt's last and the sampler to {seed, 0}.
-  // Throws InvalidArgument when the prompt is empty or prompt + new tokens exceed the capacity.
-  void start_sequence(std::span<const int32_t> prompt, int max_new_tokens, uint64_t seed);
+  // Cache positions [0, cached) keep the K/V of the previous sequence (the caller vouches that
+  // they hold this prompt's first tokens), so prefill starts at `cached`. Throws InvalidArgument
+  // when the prompt is empty, prompt + new tokens exceed the capacity, or cached is outside
+  // [0, prompt size).
+  void start_sequence(std::span<const int32_t> prompt, int max_new_tokens, uint64_t seed,
+                      int cached = 0);
 
   // The prompt tokens [first, first + count) as a prefill pass; count <= prefill_chunk().
   Pass prefill_pass(int first, int count) const;

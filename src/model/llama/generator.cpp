@@ -174,14 +174,25 @@ const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
   return *captured_;
 }
 
+int Generator::reusable_prefix(std::span<const int32_t> prompt) const {
+  const size_t limit = std::min(cached_.size(), prompt.empty() ? 0 : prompt.size() - 1);
+  size_t n = 0;
+  while (n < limit && cached_[n] == prompt[n]) ++n;
+  return int(n);
+}
+
 GenerationResult Generator::generate(std::span<const int32_t> prompt, const GenerateOptions& o) {
   const StagePlan plan = StagePlan::make(forward().model().config.layers, o.layers_per_stage);
   const ops::SamplerParams sampler{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p};
+  const int cached = o.reuse_cached_prefix ? reusable_prefix(prompt) : 0;
   synchronize();  // start_sequence writes buffers from the host
-  for (Rank& rank : ranks_) rank.forward->start_sequence(prompt, o.max_new_tokens, o.sampling.seed);
+  for (Rank& rank : ranks_)
+    rank.forward->start_sequence(prompt, o.max_new_tokens, o.sampling.seed, cached);
+  cached_.resize(size_t(cached));  // until this call ends well, only the kept prefix is valid
 
   GenerationResult r;
   r.mode = o.mode;
+  r.cached_prompt_tokens = cached;
   r.stages_per_token = o.mode == SubmissionMode::Single ? 1 : int(plan.size());
   const Captured* graphs =
       o.mode == SubmissionMode::Replay ? &capture_decode(plan, sampler) : nullptr;
@@ -203,7 +214,13 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   // Prefill: chunks go through every stage; the last chunk's head samples the first token.
   const double prefill_start = now_ms();
   const int total = int(prompt.size());
-  for (int first = 0; first < total; first += forward().prefill_chunk()) {
+  for (int first = cached; first < total; first += forward().prefill_chunk()) {
+    if (o.cancelled && o.cancelled()) {
+      cached_.assign(prompt.begin(), prompt.begin() + first);
+      r.cancelled = true;
+      r.prefill_ms = now_ms() - prefill_start;
+      return r;
+    }
     const int count = std::min(forward().prefill_chunk(), total - first);
     const bool last = first + count == total;
     run_pass(sub, o.mode, plan,
@@ -222,6 +239,10 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   const CounterSnapshot before = counters::snapshot();
   const double wall_start = now_ms(), cpu_start = thread_cpu_us();
   for (int step = 1; step < o.max_new_tokens && !stopped; ++step) {
+    if (o.cancelled && o.cancelled()) {
+      r.cancelled = true;
+      break;
+    }
     if (graphs)
       replay_decode(sub, plan, *graphs);
     else
@@ -255,6 +276,8 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
       raise(ErrorCode::Internal,
             "rank " + std::to_string(k) + "'s token history disagrees with the tokens read");
   }
+  cached_.assign(prompt.begin(), prompt.end());
+  cached_.insert(cached_.end(), r.tokens.begin(), r.tokens.end() - 1);
   return r;
 }
 

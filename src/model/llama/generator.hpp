@@ -52,6 +52,12 @@ struct GenerateOptions {
   // Called after on_token; returning true ends the generation with that token (e.g. at the
   // end of a chat turn). Unset: always max_new_tokens tokens.
   std::function<bool(int32_t token)> stop_after;
+  // Checked before each prefill chunk and each decode step; returning true ends the generation
+  // there (GenerationResult::cancelled), e.g. on Ctrl-C or when a client disconnects.
+  std::function<bool()> cancelled;
+  // Keep the K/V of the longest prefix this prompt shares with what the previous generate()
+  // call left in the cache, and prefill only the rest (at least the last prompt token).
+  bool reuse_cached_prefix = false;
 };
 
 // Decode figures, per decode step (every generated token after the first).
@@ -71,6 +77,8 @@ struct GenerationResult {
   bool session_fallback = false;  // the session gate was off: plain encoders with fences
   int prefill_passes = 0;
   double prefill_ms = 0;
+  int cached_prompt_tokens = 0;  // prompt tokens whose K/V were reused, not prefilled
+  bool cancelled = false;        // GenerateOptions::cancelled ended it
   DecodeFigures decode;
 };
 
@@ -84,6 +92,12 @@ class Generator {
             const std::vector<Communicator>& comms, ForwardOptions options = {});
 
   GenerationResult generate(std::span<const int32_t> prompt, const GenerateOptions& options);
+
+  // The tokens whose K/V the cache holds at positions 0, 1, ... (the last call's prompt and
+  // every generated token but the last); empty before the first call or after a failed one.
+  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  // Prompt tokens generate() with reuse_cached_prefix would take from the cache.
+  int reusable_prefix(std::span<const int32_t> prompt) const;
 
   int ranks() const { return int(ranks_.size()); }
   // Rank 0's forward pass (every rank ends a step with the same logits and token).
@@ -117,6 +131,7 @@ class Generator {
 
   std::vector<Rank> ranks_;
   std::optional<Captured> captured_;
+  std::vector<int32_t> cached_;
 };
 
 }  // namespace stagefence::llama

@@ -21,6 +21,22 @@ SpecialTokenSplitter::SpecialTokenSplitter(const Vocabulary& vocab) {
 
 std::vector<TextFragment> SpecialTokenSplitter::split(std::string_view text,
                                                       bool parse_special) const {
+  return split(text, parse_special, {});
+}
+
+std::vector<TextFragment> SpecialTokenSplitter::split(
+    std::string_view text, const std::vector<LiteralSpan>& literal) const {
+  return split(text, true, literal);
+}
+
+std::vector<TextFragment> SpecialTokenSplitter::split(
+    std::string_view text, bool parse_special, const std::vector<LiteralSpan>& literal) const {
+  // Whether [begin, end) of `text` may become a control token: it overlaps no literal span.
+  const auto outside_literal = [&](size_t begin, size_t end) {
+    for (const LiteralSpan& span : literal)
+      if (begin < span.end && span.begin < end) return false;
+    return true;
+  };
   std::vector<TextFragment> fragments;
   if (!text.empty()) fragments.push_back({text, -1});
   for (const Special& special : specials_) {
@@ -32,14 +48,18 @@ std::vector<TextFragment> SpecialTokenSplitter::split(std::string_view text,
         next.push_back(f);
         continue;
       }
-      std::string_view rest = f.text;
-      for (size_t at = rest.find(special.text); at != std::string_view::npos;
-           at = rest.find(special.text)) {
-        if (at > 0) next.push_back({rest.substr(0, at), -1});
+      const size_t base = size_t(f.text.data() - text.data());
+      size_t plain = 0;  // start of the plain text not yet emitted
+      for (size_t at = f.text.find(special.text); at != std::string_view::npos;
+           at = f.text.find(special.text, at + 1)) {
+        if (at < plain) continue;  // overlaps the previous match
+        if (!special.always && !outside_literal(base + at, base + at + special.text.size()))
+          continue;
+        if (at > plain) next.push_back({f.text.substr(plain, at - plain), -1});
         next.push_back({special.text, special.id});
-        rest.remove_prefix(at + special.text.size());
+        plain = at + special.text.size();
       }
-      if (!rest.empty()) next.push_back({rest, -1});
+      if (plain < f.text.size()) next.push_back({f.text.substr(plain), -1});
     }
     fragments = std::move(next);
   }

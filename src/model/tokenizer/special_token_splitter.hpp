@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/tokenizer/marked_text.hpp"
 #include "model/tokenizer/vocabulary.hpp"
 
 namespace stagefence::tok {
@@ -23,6 +24,10 @@ class SpecialTokenSplitter {
   // Splits `text` into fragments in order. Longer special tokens are matched first, each at its
   // leftmost occurrences in what is still plain text.
   std::vector<TextFragment> split(std::string_view text, bool parse_special) const;
+  // As split(text, true), except that control and unknown tokens overlapping one of `literal`
+  // (offsets into `text`, in order) stay plain text there.
+  std::vector<TextFragment> split(std::string_view text,
+                                  const std::vector<LiteralSpan>& literal) const;
 
  private:
   struct Special {
@@ -30,6 +35,9 @@ class SpecialTokenSplitter {
     int32_t id;
     bool always;  // user-defined: matched even when special tokens are not parsed
   };
+  std::vector<TextFragment> split(std::string_view text, bool parse_special,
+                                  const std::vector<LiteralSpan>& literal) const;
+
   std::vector<Special> specials_;  // longest first
 };
 

@@ -28,11 +28,20 @@ Tokenizer::Tokenizer(TokenizerData data)
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
                                        bool parse_special) const {
+  return encode_fragments(splitter_->split(text, parse_special), add_special);
+}
+
+std::vector<int32_t> Tokenizer::encode(const MarkedText& text, bool add_special) const {
+  return encode_fragments(splitter_->split(text.text, text.literal), add_special);
+}
+
+std::vector<int32_t> Tokenizer::encode_fragments(const std::vector<TextFragment>& fragments,
+                                                 bool add_special) const {
   std::vector<int32_t> ids;
   if (add_special && data_.add_bos && data_.bos >= 0) ids.push_back(data_.bos);
   // SentencePiece prefixes a space at the start and after every special token.
   bool after_special = true;
-  for (const TextFragment& f : splitter_->split(text, parse_special)) {
+  for (const TextFragment& f : fragments) {
     if (f.id >= 0) {
       ids.push_back(f.id);
       after_special = true;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/tokenizer/byte_level_bpe.hpp"
+#include "model/tokenizer/marked_text.hpp"
 #include "model/tokenizer/sentencepiece_bpe.hpp"
 #include "model/tokenizer/special_token_splitter.hpp"
 #include "model/tokenizer/tokenizer_data.hpp"
@@ -30,6 +31,9 @@ class Tokenizer {
   // always matched).
   std::vector<int32_t> encode(std::string_view text, bool add_special = true,
                               bool parse_special = false) const;
+  // A chat prompt: control-token text in the markup becomes that token, while the literal
+  // spans (the messages' contents) are encoded as plain text whatever they contain.
+  std::vector<int32_t> encode(const MarkedText& text, bool add_special = true) const;
   // The bytes the ids stand for (not necessarily valid UTF-8 for a partial sequence). Control
   // tokens are left out unless `render_special`.
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
@@ -50,6 +54,9 @@ class Tokenizer {
  private:
   TokenizerData data_;
   std::unique_ptr<Vocabulary> vocab_;
+  std::vector<int32_t> encode_fragments(const std::vector<TextFragment>& fragments,
+                                        bool add_special) const;
+
   std::unique_ptr<SpecialTokenSplitter> splitter_;
   std::variant<std::monostate, ByteLevelBpe, SentencePieceBpe> model_;
   std::vector<int32_t> end_of_generation_;
