@@ -3,6 +3,8 @@
 # the decode-kernel bench and the decode bench (PDL on and off), each under its own timeout;
 # logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
+# GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"); PEER_PREBUILD=1 also builds
+# llama.cpp's CUDA tools in the background and packs them into $OUT (bench/peers/device_prebuild.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=gpu-out
@@ -21,15 +23,23 @@ run() {  # name budget cmd...
   return $rc
 }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >"$out/gpu.txt" 2>&1
+steps=" ${GPU_DEV_STEPS:-ctest kernels decode smol} "
+want() { [[ $steps == *" $1 "* ]]; }
+if [[ ${PEER_PREBUILD:-0} == 1 && -n ${OUT:-} ]]; then
+  (JOBS=8 timeout 500 bash bench/peers/device_prebuild.sh "$OUT" >"$out/peer_prebuild.log" 2>&1
+   echo "rc=$?" >>"$out/peer_prebuild.log") &
+  peer_pid=$!
+fi
 run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTAGEFENCE_CUDA=ON
-run build 300 ninja -C build-gpu -j "$(nproc)" || { tail -30 "$out/build.log"; }
-run ctest 240 ctest --test-dir build-gpu -R "$regex" -j 8 --timeout 120 --output-on-failure
-run kernels 150 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
-run decode 150 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
-STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
+run build 300 ninja -C build-gpu -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
+want ctest && run ctest 240 ctest --test-dir build-gpu -R "$regex" -j 8 --timeout 120 --output-on-failure
+want kernels && run kernels 150 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
+want decode && run decode 150 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
+want decode && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
-run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
+want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
   --contexts 1024 --json "$out/smol.json"
+[[ -n ${peer_pid:-} ]] && wait "$peer_pid"
 {
   echo "== ctest"
   grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|SEGFAULT|Exception" "$out/ctest.log" | head -40
@@ -41,6 +51,7 @@ run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m 
   sed -n '/^dtype/,$p' "$out/decode_nopdl.log" | head -8
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
+  [[ -f $out/peer_prebuild.log ]] && { echo "== llama.cpp prebuild"; tail -4 "$out/peer_prebuild.log"; }
   printf '%s\n' "${summary[@]}"
   echo "total $(($(date +%s) - start)) s"
 } | tee "$out/summary.txt"

@@ -14,7 +14,12 @@ if [[ -f $dest/.sdist-version && $(cat $dest/.sdist-version) == "$version" ]]; t
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$tmp"
+# The sdist's address from PyPI's simple index (pip download would build its metadata first).
+url=$(curl -fsS -m 60 https://pypi.org/simple/llama-cpp-python/ |
+  grep -o "https://[^\"]*/llama_cpp_python-$version.tar.gz#sha256=[0-9a-f]*" | head -n 1)
+[[ -n $url ]] || { echo "llama-cpp-python $version: no sdist on PyPI's simple index" >&2; exit 1; }
+curl -fsS -m 300 -o "$tmp/llama_cpp_python-$version.tar.gz" "${url%%#*}"
+echo "${url##*sha256=}  $tmp/llama_cpp_python-$version.tar.gz" | sha256sum -c --quiet
 tar xzf "$tmp"/llama_cpp_python-"$version".tar.gz -C "$tmp"
 src="$tmp/llama_cpp_python-$version/vendor/llama.cpp"
 rm -rf "$dest"
