@@ -10,7 +10,9 @@
 #include "model_source.hpp"
 #include "option_checks.hpp"
 #include "running_model.hpp"
+#if STAGEFENCE_WITH_SERVER
 #include "server/http_server.hpp"
+#endif
 #include "stagefence/error.hpp"
 
 namespace stagefence::cli {
@@ -54,6 +56,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeArgs& a) {
   return s;
 }
 
+#if !STAGEFENCE_WITH_SERVER
+int run_serve(const CLI::App&, ServeArgs&) {
+  raise(ErrorCode::Unsupported,
+        "serve: this build has no HTTP server (cpp-httplib, Debian's libcpp-httplib-dev, was not "
+        "found when it was configured)");
+}
+#else
 int run_serve(const CLI::App& command, ServeArgs& args) {
   finish_model_options(command, args.model);
   const llama::SubmissionMode mode = llama::parse_mode(args.model.mode);
@@ -120,5 +129,7 @@ int run_serve(const CLI::App& command, ServeArgs& args) {
   std::fprintf(stderr, "stagefence serve: stopped (signal %d)\n", InterruptGuard::last_signal());
   return 0;
 }
+
+#endif
 
 }  // namespace stagefence::cli

@@ -3,8 +3,10 @@
 # the decode-kernel bench and the decode bench (PDL on and off), each under its own timeout;
 # logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
-# GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"); PEER_PREBUILD=1 also builds
-# llama.cpp's CUDA tools in the background and packs them into $OUT (bench/peers/device_prebuild.sh).
+# GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs, and
+# "peerprep": llama.cpp's CUDA tools built and the peer's GGUF files written in the background at
+# low priority, under /root/peer, for bench/peers/gpu_peer.sh in the next call on the warm
+# machine); PEER_PREBUILD=1 also packs llama.cpp's tools into $OUT (device_prebuild.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=gpu-out
@@ -30,6 +32,12 @@ if [[ ${PEER_PREBUILD:-0} == 1 && -n ${OUT:-} ]]; then
    echo "rc=$?" >>"$out/peer_prebuild.log") &
   peer_pid=$!
 fi
+if want peerprep; then
+  (nice -n 19 env JOBS=12 timeout 560 bash bench/peers/build_llama_cpp.sh cuda /root/peer/build \
+     >"$out/peer_build.log" 2>&1; echo "rc=$?" >>"$out/peer_build.log") &
+  (nice -n 19 timeout 560 bash bench/peers/make_peer_files.sh /root/peer >"$out/peer_files.log" 2>&1
+   echo "rc=$?" >>"$out/peer_files.log") &
+fi
 run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTAGEFENCE_CUDA=ON
 run build 300 ninja -C build-gpu -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
 want ctest && run ctest 240 ctest --test-dir build-gpu -R "$regex" -j 8 --timeout 120 --output-on-failure
@@ -37,6 +45,7 @@ want kernels && run kernels 150 build-gpu/bench/decode_kernels/stagefence_kernel
 want decode && run decode 150 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
 want decode && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
+want costs && run costs 60 build-gpu/bench/runtime_costs/runtime_costs
 want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
   --contexts 1024 --json "$out/smol.json"
 [[ -n ${peer_pid:-} ]] && wait "$peer_pid"
@@ -51,6 +60,8 @@ want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape 
   sed -n '/^dtype/,$p' "$out/decode_nopdl.log" | head -8
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
+  want costs && { echo "== runtime costs"; tail -25 "$out/costs.log"; }
+  for f in peer_build peer_files; do [[ -f $out/$f.log ]] && { echo "== $f"; tail -3 "$out/$f.log"; }; done
   [[ -f $out/peer_prebuild.log ]] && { echo "== llama.cpp prebuild"; tail -4 "$out/peer_prebuild.log"; }
   printf '%s\n' "${summary[@]}"
   echo "total $(($(date +%s) - start)) s"

@@ -35,19 +35,15 @@ fi
 quantize=$here/bin/tools/llama-quantize
 [[ -x $quantize ]] || quantize=$tools/llama-quantize
 
-make_file() {  # shape dtype path
-  [[ -s $3 ]] || timeout "$(left)" python3 "$here/make_gguf.py" --shape "$1" --dtype "$2" \
-    --out "$3.tmp" >>"$out/make_gguf.log" 2>&1 && mv -f "$3.tmp" "$3"
-}
+timeout "$(left)" bash "$here/make_peer_files.sh" "$root" >>"$out/make_gguf.log" 2>&1 ||
+  echo "writing the GGUF files failed: $(tail -2 "$out/make_gguf.log")"
 m8=$root/models/llama3-8b-bf16.gguf
-make_file llama3-8b bf16 "$m8"
-make_file smollm2-135m bf16 "$root/models/smollm2-135m-bf16.gguf"
-make_file llama3.2-1b bf16 "$root/models/llama3.2-1b-bf16.gguf"
 
 quantise() {  # type name
   local dst=$root/models/llama3-8b-$2.gguf
-  [[ -s $dst ]] || timeout "$(left)" "$quantize" "$m8" "$dst.tmp" "$1" "$(nproc)" \
-    >>"$out/quantize.log" 2>&1 && mv -f "$dst.tmp" "$dst"
+  [[ -s $dst ]] && return 0
+  timeout "$(left)" "$quantize" "$m8" "$dst.tmp" "$1" "$(nproc)" >>"$out/quantize.log" 2>&1 &&
+    mv -f "$dst.tmp" "$dst"
 }
 if [[ -x $quantize ]]; then
   quantise Q8_0 q8_0

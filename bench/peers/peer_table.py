@@ -79,7 +79,7 @@ def main():
             bw = float(gb) * 1e9 if gb else float(doc.get("copy_bytes_per_s", 0) or 0)
             if bw:
                 break
-    bw = bw or 4.25e12
+    bw = bw or None  # no bandwidth measured in this run: no floor column, rather than a guess
     rows = []
     for name in a.files:
         gguf_path = a.models / f"{name}.gguf"
@@ -88,7 +88,8 @@ def main():
             sf = stagefence_best(load(a.dir / f"sf-{name}-d{depth}.json"))
             peer = ll.get(depth)
             size = gguf_path.stat().st_size if gguf_path.exists() else 0
-            floor_ms = (size + kv_bytes_per_token(gguf_path, depth)) / bw * 1e3 if size else None
+            floor_ms = ((size + kv_bytes_per_token(gguf_path, depth)) / bw * 1e3
+                        if size and bw else None)
             row = {"file": name, "depth": depth,
                    "llama_cpp_tok_s": peer[0] if peer else None,
                    "llama_cpp_stddev": peer[1] if peer else None,
@@ -104,8 +105,11 @@ def main():
     if a.json:
         a.json.write_text(json.dumps({"copy_bytes_per_s": bw, "rows": rows}, indent=1))
     fmt = lambda v, f: (f % v) if v is not None else "-"
-    print(f"copy bandwidth {bw / 1e9:.0f} GB/s; floor = (file bytes + KV bytes per token) / copy "
-          "bandwidth")
+    if bw:
+        print(f"copy bandwidth {bw / 1e9:.0f} GB/s; floor = (file bytes + KV bytes per token) / "
+              "copy bandwidth")
+    else:
+        print("copy bandwidth not measured in this run (no decode.json or kernels.json): no floor")
     print(f"{'file':20s} {'depth':>5s} {'llama.cpp':>10s} {'stagefence':>10s} {'ratio':>6s} "
           f"{'mode':>9s} {'sf %floor':>9s} {'ll %floor':>9s}")
     for r in rows:
