@@ -1,0 +1,271 @@
+// SIMD form of q8_dot.cpp: the activation quantiser and the q8 integer dots, for every
+// instruction set Highway compiles (foreach_target). Each 32-group's integer sums are computed
+// in vectors (exact), then the group's term is scaled and added in q8_dot.cpp's order, so the
+// result is bit-identical to the scalar definition on every target.
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kernels/cpu/simd/simd.hpp"
+#include "kernels/cpu/simd/simd_target.hpp"
+#include "kernels/quant_blocks.hpp"
+#include "stagefence/error.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/simd/q8_dot_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace stagefence::kernels::cpu::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// int16 lanes for weights and activations (at most 16, so a chunk never crosses a half of a
+// 32-group), and the int32 lanes their products are summed in.
+using D16 = hn::CappedTag<int16_t, 16>;
+using DU16 = hn::RebindToUnsigned<D16>;
+using DU8 = hn::Rebind<uint8_t, D16>;
+using DI8 = hn::Rebind<int8_t, D16>;
+using D32 = hn::Repartition<int32_t, D16>;
+using V16 = hn::Vec<D16>;
+using V32 = hn::Vec<D32>;
+
+alignas(32) constexpr uint16_t kLaneBit[16] = {1,   2,   4,    8,    16,   32,   64,    128,
+                                               256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+
+// acc += w·x lane pairs (exact: every product and partial sum fits int32).
+HWY_INLINE void mul_add(V16 w, V16 x, V32& acc0, V32& acc1) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || \
+    HWY_TARGET == HWY_NEON
+  acc0 = hn::ReorderWidenMulAccumulate(D32(), w, x, acc0, acc1);
+#elif HWY_TARGET == HWY_SCALAR
+  (void)acc1;
+  const hn::Rebind<int32_t, D16> d32;
+  acc0 = hn::Add(acc0, hn::Mul(hn::PromoteTo(d32, w), hn::PromoteTo(d32, x)));
+#else
+  const hn::Half<D16> dh;
+  const hn::Rebind<int32_t, decltype(dh)> d32;
+  acc0 = hn::Add(acc0, hn::Mul(hn::PromoteTo(d32, hn::LowerHalf(dh, w)),
+                               hn::PromoteTo(d32, hn::LowerHalf(dh, x))));
+  acc1 = hn::Add(acc1, hn::Mul(hn::PromoteTo(d32, hn::UpperHalf(dh, w)),
+                               hn::PromoteTo(d32, hn::UpperHalf(dh, x))));
+#endif
+}
+
+HWY_INLINE int32_t sum_lanes(V32 a, V32 b) {
+  return hn::GetLane(hn::SumOfLanes(D32(), hn::Add(a, b)));
+}
+
+HWY_INLINE V16 activations(const int8_t* q) {
+  return hn::PromoteTo(D16(), hn::LoadU(DI8(), q));
+}
+
+// Bytes [p, p + N) widened to int16 lanes.
+HWY_INLINE V16 bytes_u(const uint8_t* p) {
+  return hn::BitCast(D16(), hn::PromoteTo(DU16(), hn::LoadU(DU8(), p)));
+}
+
+// Σ over a 32-group of w·q, where w(k) gives the weights of lanes [k, k + N).
+template <class W>
+HWY_INLINE int32_t group_dot(const int8_t* q, W w) {
+  const size_t n = hn::Lanes(D16());
+  V32 a0 = hn::Zero(D32()), a1 = hn::Zero(D32());
+  for (size_t k = 0; k < 32; k += n) mul_add(w(k), activations(q + k), a0, a1);
+  return sum_lanes(a0, a1);
+}
+
+// The low (k < 16) or high (k >= 16) nibbles of a 16-byte Q4 payload.
+HWY_INLINE V16 nibbles(const uint8_t* qs, size_t k) {
+  const V16 b = bytes_u(qs + (k & 15));
+  return k < 16 ? hn::And(b, hn::Set(D16(), 15)) : hn::ShiftRight<4>(b);
+}
+
+// 16 where bit `lane` of `bits` (a 16-bit word) is set, for lanes [first, first + N).
+HWY_INLINE V16 high_bit16(uint16_t bits, size_t first) {
+  const auto set = hn::TestBit(hn::Set(DU16(), bits), hn::LoadU(DU16(), kLaneBit + first));
+  return hn::IfThenElseZero(hn::RebindMask(D16(), set), hn::Set(D16(), 16));
+}
+
+float h2f(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return quant::half_to_float(v);
+}
+
+float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + g * 34;
+    const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
+    const int32_t s = group_dot(x[g].q, [&](size_t k) { return activations(qs + k); });
+    acc += h2f(b) * x[g].d * float(s);
+  }
+  return acc;
+}
+
+float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + g * 18;
+    const int32_t s = group_dot(x[g].q, [&](size_t k) { return nibbles(b + 2, k); });
+    acc += h2f(b) * x[g].d * float(s - 8 * x[g].sum);
+  }
+  return acc;
+}
+
+float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + g * 20;
+    const int32_t s = group_dot(x[g].q, [&](size_t k) { return nibbles(b + 4, k); });
+    acc += h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
+  }
+  return acc;
+}
+
+float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + g * 22;
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    const int32_t s = group_dot(x[g].q, [&](size_t k) {
+      return hn::Or(nibbles(b + 6, k), high_bit16(uint16_t(qh >> (k & 16)), k & 15));
+    });
+    acc += h2f(b) * x[g].d * float(s - 16 * x[g].sum);
+  }
+  return acc;
+}
+
+// Q4_K and Q5_K: group j of each 256-element super-block.
+template <bool kFive>
+float row_qk(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  constexpr int64_t kBytes = kFive ? 176 : 144;
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + (g / 8) * kBytes;
+    const int j = int(g % 8);
+    uint8_t sc, m;
+    quant::get_scale_min_k4(j, b + 4, &sc, &m);
+    const uint8_t* qs = b + (kFive ? 48 : 16) + 32 * (j / 2);
+    const int32_t s = group_dot(x[g].q, [&](size_t k) {
+      const V16 v = bytes_u(qs + k);
+      V16 w = (j & 1) ? hn::ShiftRight<4>(v) : hn::And(v, hn::Set(D16(), 15));
+      if constexpr (kFive) {
+        const auto bit = hn::TestBit(bytes_u(b + 16 + k), hn::Set(D16(), int16_t(1 << j)));
+        w = hn::Or(w, hn::IfThenElseZero(bit, hn::Set(D16(), 16)));
+      }
+      return w;
+    });
+    acc +=
+        h2f(b) * float(sc) * x[g].d * float(s) - h2f(b + 2) * float(m) * x[g].d * float(x[g].sum);
+  }
+  return acc;
+}
+
+float row_q6_k(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  const size_t n = hn::Lanes(D16());
+  float acc = 0.0f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* b = row + (g / 8) * 210;
+    const int j = int(g % 8), h = j / 4, t = j % 4;
+    const uint8_t* low = b + 64 * h + 32 * (t & 1);
+    const uint8_t* high = b + 128 + 32 * h;
+    const int8_t* q = x[g].q;
+    int32_t half_sum[2];
+    for (int half = 0; half < 2; ++half) {
+      V32 a0 = hn::Zero(D32()), a1 = hn::Zero(D32());
+      for (size_t k = size_t(16 * half); k < size_t(16 * half + 16); k += n) {
+        const V16 lb = bytes_u(low + k);
+        const V16 lo = t < 2 ? hn::And(lb, hn::Set(D16(), 15)) : hn::ShiftRight<4>(lb);
+        const V16 hi = hn::And(hn::ShiftRightSame(bytes_u(high + k), 2 * t), hn::Set(D16(), 3));
+        const V16 w = hn::Sub(hn::Or(lo, hn::ShiftLeft<4>(hi)), hn::Set(D16(), 32));
+        mul_add(w, activations(q + k), a0, a1);
+      }
+      half_sum[half] = sum_lanes(a0, a1);
+    }
+    const int sa = int8_t(b[192 + 8 * h + 2 * t]), sb = int8_t(b[192 + 8 * h + 2 * t + 1]);
+    acc += h2f(b + 208) * x[g].d * float(sa * half_sum[0] + sb * half_sum[1]);
+  }
+  return acc;
+}
+
+float DotQ8Row(DType t, const uint8_t* row, const ActBlockQ8* x, int64_t cols) {
+  const int64_t groups = cols / kActBlock;
+  switch (t) {
+    case DType::Q8_0:
+      return row_q8_0(row, x, groups);
+    case DType::Q4_0:
+      return row_q4_0(row, x, groups);
+    case DType::Q4_1:
+      return row_q4_1(row, x, groups);
+    case DType::Q5_0:
+      return row_q5_0(row, x, groups);
+    case DType::Q4_K:
+      return row_qk<false>(row, x, groups);
+    case DType::Q5_K:
+      return row_qk<true>(row, x, groups);
+    case DType::Q6_K:
+      return row_q6_k(row, x, groups);
+    default:
+      raise(ErrorCode::Unsupported,
+            "simd::dot_q8_row: " + std::string(dtype_name(t)) + " is not a block-quantised type");
+  }
+}
+
+// act_q8.hpp's block quantiser: amax and the finiteness test in vectors, q = rint(x · inv).
+void QuantizeActivations(const float* x, int64_t n, ActBlockQ8* out) {
+  const hn::CappedTag<float, 32> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const size_t lanes = hn::Lanes(df);
+  for (int64_t g = 0; g < n / kActBlock; ++g) {
+    const float* xb = x + g * kActBlock;
+    auto amax = hn::Zero(df);
+    auto finite = hn::Set(df, 1.0f);
+    for (size_t k = 0; k < size_t(kActBlock); k += lanes) {
+      const auto a = hn::Abs(hn::LoadU(df, xb + k));
+      amax = hn::Max(amax, a);
+      // 1 where a <= FLT_MAX (false for NaN and inf)
+      finite = hn::IfThenElseZero(hn::Le(a, hn::Set(df, 3.402823466e38f)), finite);
+    }
+    const bool all_finite = hn::GetLane(hn::MinOfLanes(df, finite)) == 1.0f;
+    const float top = hn::GetLane(hn::MaxOfLanes(df, amax));
+    const float inv = all_finite ? act_q8_inverse(top) : 0.0f;
+    ActBlockQ8& o = out[g];
+    alignas(64) int32_t qi[kActBlock];
+    for (size_t k = 0; k < size_t(kActBlock); k += lanes)
+      hn::Store(hn::NearestInt(hn::Mul(hn::LoadU(df, xb + k), hn::Set(df, inv))), di, qi + k);
+    int32_t sum = 0;
+    for (int i = 0; i < kActBlock; ++i) {
+      if (!all_finite) qi[i] = 0;  // NaN · 0 converts to INT_MIN
+      o.q[i] = int8_t(qi[i]);
+      sum += qi[i];
+    }
+    o.d = all_finite ? top / 127.0f : __builtin_nanf("");
+    o.sum = sum;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace stagefence::kernels::cpu::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace stagefence::kernels::cpu::simd {
+
+HWY_EXPORT(DotQ8Row);
+HWY_EXPORT(QuantizeActivations);
+
+float dot_q8_row(DType t, const uint8_t* row, const ActBlockQ8* x, int64_t cols) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotQ8Row)(t, row, x, cols);
+}
+
+void quantize_activations(const float* x, int64_t n, ActBlockQ8* out) {
+  active_target();
+  HWY_DYNAMIC_DISPATCH(QuantizeActivations)(x, n, out);
+}
+
+}  // namespace stagefence::kernels::cpu::simd
+#endif  // HWY_ONCE
