@@ -163,7 +163,7 @@ TEST_P(SimdFloatDot, BitIdenticalToScalarAndNearDoubleReference) {
     mag += std::fabs(double(decoded[size_t(j)]) * double(x[size_t(j)]));
   }
   const float want = row_codec(type).dot(a.data(), x.data(), n);
-  const simd::FloatDotFn fn = simd::float_dot(type);
+  const simd::FloatDotFn fn = simd::row_dot(type);
   ASSERT_NE(fn, nullptr);
   for_each_target([&] {
     const float got = fn(a.data(), x.data(), n);
@@ -178,14 +178,18 @@ INSTANTIATE_TEST_SUITE_P(Types, SimdFloatDot,
                                            FloatCase{DType::F16, 7}, FloatCase{DType::F16, 33},
                                            FloatCase{DType::F16, 1000}, FloatCase{DType::BF16, 3},
                                            FloatCase{DType::BF16, 100},
-                                           FloatCase{DType::BF16, 1537}),
+                                           FloatCase{DType::BF16, 1537}, FloatCase{DType::Q8_0, 32},
+                                           FloatCase{DType::Q8_0, 608}, FloatCase{DType::Q4_0, 96},
+                                           FloatCase{DType::Q4_1, 576}, FloatCase{DType::Q5_0, 160},
+                                           FloatCase{DType::Q4_K, 512}, FloatCase{DType::Q5_K, 256},
+                                           FloatCase{DType::Q6_K, 768}),
                          [](const auto& info) {
                            return std::string(dtype_name(info.param.type)) + "_" +
                                   std::to_string(info.param.n);
                          });
 
-TEST(SimdFloatDot, NoFunctionForQuantisedTypes) {
-  EXPECT_EQ(simd::float_dot(DType::Q4_0), nullptr);
+TEST(SimdFloatDot, NoFunctionForNonWeightTypes) {
+  EXPECT_EQ(simd::row_dot(DType::I32), nullptr);
 }
 
 // Runs in its own process with STAGEFENCE_CPU_SIMD set (tests/CMakeLists.txt): a value naming

@@ -47,8 +47,7 @@ struct Activations {
 
   float dot(DType wt, const uint8_t* row, int64_t n) const {
     if (is_q8_activation_type(wt)) return simd::dot_q8_row(wt, row, q.data(), n);
-    if (const simd::FloatDotFn float_dot = simd::float_dot(wt)) return float_dot(row, f.data(), n);
-    return row_codec(wt).dot(row, f.data(), n);
+    return simd::row_dot(wt)(row, f.data(), n);
   }
 };
 

@@ -31,7 +31,7 @@ void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
   const float* x = args.p<const float>(1);
   float* y = args.p<float>(2);
   const float* bias = has_bias ? args.p<const float>(3) : nullptr;
-  const DotFn simd_dot = simd::float_dot(kType);
+  const DotFn simd_dot = simd::row_dot(kType);
   const DotFn dot_row = simd_dot ? simd_dot : row_codec(kType).dot;
   const ItemRange range = items_of_blocks(rows, launch, block_begin, block_end);
   for (int64_t r = range.begin; r < range.end; ++r) {

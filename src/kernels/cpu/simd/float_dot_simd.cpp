@@ -1,10 +1,12 @@
-// SIMD form of dequant.hpp's float dots (f32, f16, bf16 rows against f32 x): element j goes to
+// SIMD form of dequant.hpp's dots of a weight row with f32 x, for every forward weight type:
+// the row is decoded exactly as dequant.cpp decodes it, element j goes to
 // lane j mod 16, each lane adds a[j]·x[j] (multiply, then add: no fused multiply-add), and the
 // 16 lanes are summed pairwise at the end, so every target gives the scalar definition's bits.
 #include <cstring>
 
 #include "kernels/cpu/simd/simd.hpp"
 #include "kernels/cpu/simd/simd_target.hpp"
+#include "kernels/dequant.hpp"
 #include "kernels/quant_blocks.hpp"
 
 #undef HWY_TARGET_INCLUDE
@@ -101,6 +103,110 @@ float DotBF16(const uint16_t* a, const float* x, int64_t n) {
   return dot16(BF16Source{a}, x, n);
 }
 
+// A block-quantised row against f32 x: each block decoded exactly as dequant.cpp decodes it
+// (Q8_0, Q4_0 and Q4_1 in vectors, multiply then add; the other types by dequant.cpp itself),
+// then its elements go to lanes j mod 16 like every other row (blocks are multiples of 16).
+struct Accumulator16 {
+  VF s0, s1, s2, s3;
+  float lanes[kLanes] = {};  // the one-lane fallback's accumulators
+
+  HWY_INLINE Accumulator16()
+      : s0(hn::Zero(DF())), s1(hn::Zero(DF())), s2(hn::Zero(DF())), s3(hn::Zero(DF())) {}
+
+  HWY_INLINE void add16(const float* a, const float* x) {
+    constexpr size_t N = hn::MaxLanes(DF());
+    const DF d;
+    if constexpr (N < 4) {
+      for (size_t l = 0; l < kLanes; ++l) lanes[l] += a[l] * x[l];
+    } else {
+      s0 = hn::Add(s0, hn::Mul(hn::LoadU(d, a), hn::LoadU(d, x)));
+      if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(hn::LoadU(d, a + N), hn::LoadU(d, x + N)));
+      if constexpr (N <= 4) {
+        s2 = hn::Add(s2, hn::Mul(hn::LoadU(d, a + 2 * N), hn::LoadU(d, x + 2 * N)));
+        s3 = hn::Add(s3, hn::Mul(hn::LoadU(d, a + 3 * N), hn::LoadU(d, x + 3 * N)));
+      }
+    }
+  }
+
+  HWY_INLINE float sum() {
+    constexpr size_t N = hn::MaxLanes(DF());
+    if constexpr (N >= 4) {
+      const DF d;
+      alignas(64) float s[4 * N];
+      hn::Store(s0, d, s);
+      if constexpr (N <= 8) hn::Store(s1, d, s + N);
+      if constexpr (N <= 4) {
+        hn::Store(s2, d, s + 2 * N);
+        hn::Store(s3, d, s + 3 * N);
+      }
+      for (size_t l = 0; l < kLanes; ++l) lanes[l] = s[l];
+    }
+    for (size_t width = kLanes / 2; width >= 1; width /= 2)
+      for (size_t l = 0; l < width; ++l) lanes[l] += lanes[l + width];
+    return lanes[0];
+  }
+};
+
+// Decodes 32 weights of a Q8_0 / Q4_0 / Q4_1 block into y, as dequant.cpp does.
+HWY_INLINE void decode32(DType t, const uint8_t* b, float* y) {
+  const hn::CappedTag<float, 8> d8;
+  const hn::Rebind<int32_t, decltype(d8)> di;
+  const hn::Rebind<int8_t, decltype(d8)> di8;
+  const hn::Rebind<uint8_t, decltype(d8)> du8;
+  const size_t n = hn::Lanes(d8);
+  uint16_t h;
+  std::memcpy(&h, b, 2);
+  const auto scale = hn::Set(d8, quant::half_to_float(h));
+  if (t == DType::Q8_0) {
+    const auto* q = reinterpret_cast<const int8_t*>(b + 2);
+    for (size_t k = 0; k < 32; k += n)
+      hn::StoreU(hn::Mul(hn::ConvertTo(d8, hn::PromoteTo(di, hn::LoadU(di8, q + k))), scale), d8,
+                 y + k);
+    return;
+  }
+  const uint8_t* qs = b + (t == DType::Q4_1 ? 4 : 2);
+  uint16_t mh;
+  std::memcpy(&mh, b + 2, 2);
+  const auto minimum = hn::Set(d8, t == DType::Q4_1 ? quant::half_to_float(mh) : 0.0f);
+  const auto offset = hn::Set(di, t == DType::Q4_1 ? 0 : 8);
+  for (size_t k = 0; k < 16; k += n) {
+    const auto bytes = hn::BitCast(
+        di, hn::PromoteTo(hn::RebindToUnsigned<decltype(di)>(), hn::LoadU(du8, qs + k)));
+    const auto lo = hn::Sub(hn::And(bytes, hn::Set(di, 15)), offset);
+    const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), offset);
+    auto ylo = hn::Mul(hn::ConvertTo(d8, lo), scale);
+    auto yhi = hn::Mul(hn::ConvertTo(d8, hi), scale);
+    if (t == DType::Q4_1) {
+      ylo = hn::Add(ylo, minimum);
+      yhi = hn::Add(yhi, minimum);
+    }
+    hn::StoreU(ylo, d8, y + k);
+    hn::StoreU(yhi, d8, y + 16 + k);
+  }
+}
+
+float DotBlocks(DType t, const uint8_t* row, const float* x, int64_t n) {
+  Accumulator16 acc;
+  alignas(64) float tmp[256];
+  if (t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1) {
+    const int64_t bytes = t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 20;
+    for (int64_t b = 0; b < n / 32; ++b) {
+      decode32(t, row + b * bytes, tmp);
+      acc.add16(tmp, x + 32 * b);
+      acc.add16(tmp + 16, x + 32 * b + 16);
+    }
+    return acc.sum();
+  }
+  const int64_t elems = t == DType::Q5_0 ? 32 : 256;
+  const uint64_t bytes = dtype_bytes(t, uint64_t(elems));
+  const DequantizeFn decode = row_codec(t).dequantize;
+  for (int64_t b = 0; b < n / elems; ++b) {
+    decode(row + uint64_t(b) * bytes, tmp, elems);
+    for (int64_t k = 0; k < elems; k += int64_t(kLanes)) acc.add16(tmp + k, x + elems * b + k);
+  }
+  return acc.sum();
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace stagefence::kernels::cpu::simd
 HWY_AFTER_NAMESPACE();
@@ -111,6 +217,7 @@ namespace stagefence::kernels::cpu::simd {
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(DotBF16);
+HWY_EXPORT(DotBlocks);
 
 float dot_f32(const float* a, const float* x, int64_t n) {
   active_target();
@@ -135,9 +242,14 @@ float row_f16(const void* r, const float* x, int64_t n) {
 float row_bf16(const void* r, const float* x, int64_t n) {
   return dot_bf16(static_cast<const uint16_t*>(r), x, n);
 }
+template <DType kType>
+float row_blocks(const void* r, const float* x, int64_t n) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotBlocks)(kType, static_cast<const uint8_t*>(r), x, n);
+}
 }  // namespace
 
-FloatDotFn float_dot(DType t) {
+FloatDotFn row_dot(DType t) {
   switch (t) {
     case DType::F32:
       return row_f32;
@@ -145,6 +257,20 @@ FloatDotFn float_dot(DType t) {
       return row_f16;
     case DType::BF16:
       return row_bf16;
+    case DType::Q8_0:
+      return row_blocks<DType::Q8_0>;
+    case DType::Q4_0:
+      return row_blocks<DType::Q4_0>;
+    case DType::Q4_1:
+      return row_blocks<DType::Q4_1>;
+    case DType::Q5_0:
+      return row_blocks<DType::Q5_0>;
+    case DType::Q4_K:
+      return row_blocks<DType::Q4_K>;
+    case DType::Q5_K:
+      return row_blocks<DType::Q5_K>;
+    case DType::Q6_K:
+      return row_blocks<DType::Q6_K>;
     default:
       return nullptr;
   }

@@ -20,8 +20,9 @@ float dot_f32(const float* a, const float* x, int64_t n);
 float dot_f16(const uint16_t* row, const float* x, int64_t n);
 float dot_bf16(const uint16_t* row, const float* x, int64_t n);
 
-// The float dot of a row of a plain float type (F32, F16, BF16); nullptr for any other type.
+// dequant.hpp's dot(t, row, x, n) for a forward weight type t (f32 activations); nullptr for
+// any other type.
 using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
-FloatDotFn float_dot(DType t);
+FloatDotFn row_dot(DType t);
 
 }  // namespace stagefence::kernels::cpu::simd
