@@ -66,13 +66,61 @@ HWY_INLINE V16 bytes_u(const uint8_t* p) {
   return hn::BitCast(D16(), hn::PromoteTo(DU16(), hn::LoadU(DU8(), p)));
 }
 
-// Σ over a 32-group of w·q, where w(k) gives the weights of lanes [k, k + N).
+// The products w·q of a 32-group, summed into int32 lanes (not yet across lanes), where w(k)
+// gives the weights of lanes [k, k + N).
 template <class W>
-HWY_INLINE int32_t group_dot(const int8_t* q, W w) {
+HWY_INLINE V32 group_products(const int8_t* q, W w) {
   const size_t n = hn::Lanes(D16());
   V32 a0 = hn::Zero(D32()), a1 = hn::Zero(D32());
   for (size_t k = 0; k < 32; k += n) mul_add(w(k), activations(q + k), a0, a1);
-  return sum_lanes(a0, a1);
+  return hn::Add(a0, a1);
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// Lane pairs of a in the lower half, of b in the upper half.
+HWY_INLINE V32 pair_sums(V32 a, V32 b) {
+  const D32 d;
+  return hn::Add(hn::ConcatEven(d, b, a), hn::ConcatOdd(d, b, a));
+}
+#endif
+
+// out[k] = Σ lanes of v[k] for eight vectors, reduced together (a tree of pair sums puts each
+// vector's total in lane k) where the vector length allows.
+HWY_INLINE void sum_lanes8(const V32* v, int32_t* out) {
+  constexpr size_t N = HWY_TARGET == HWY_SCALAR ? 1 : hn::MaxLanes(D32());
+#if HWY_TARGET == HWY_SCALAR
+  for (int k = 0; k < 8; ++k) out[k] = hn::GetLane(v[k]);
+#else
+  if constexpr (N == 8) {
+    const V32 lo = pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3]));
+    const V32 hi = pair_sums(pair_sums(v[4], v[5]), pair_sums(v[6], v[7]));
+    hn::StoreU(pair_sums(lo, hi), D32(), out);
+  } else if constexpr (N == 4) {
+    hn::StoreU(pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3])), D32(), out);
+    hn::StoreU(pair_sums(pair_sums(v[4], v[5]), pair_sums(v[6], v[7])), D32(), out + 4);
+  } else {
+    for (int k = 0; k < 8; ++k) out[k] = hn::GetLane(hn::SumOfLanes(D32(), v[k]));
+  }
+#endif
+}
+
+// Σ over a row's groups of term(g, Σ products of g), added in group order; the integer sums of
+// eight groups at a time are reduced together.
+template <class Products, class Term>
+HWY_INLINE float row_sum(int64_t groups, Products products, Term term) {
+  float acc = 0.0f;
+  int64_t g = 0;
+#if !HWY_HAVE_SCALABLE
+  V32 v[8];
+  alignas(32) int32_t s[8];
+  for (; g + 8 <= groups; g += 8) {
+    for (int k = 0; k < 8; ++k) v[k] = products(g + k);
+    sum_lanes8(v, s);
+    for (int k = 0; k < 8; ++k) acc += term(g + k, s[k]);
+  }
+#endif
+  for (; g < groups; ++g) acc += term(g, hn::GetLane(hn::SumOfLanes(D32(), products(g))));
+  return acc;
 }
 
 // The low (k < 16) or high (k >= 16) nibbles of a 16-byte Q4 payload.
@@ -87,81 +135,97 @@ HWY_INLINE V16 high_bit16(uint16_t bits, size_t first) {
   return hn::IfThenElseZero(hn::RebindMask(D16(), set), hn::Set(D16(), 16));
 }
 
-float h2f(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return quant::half_to_float(v);
+// IEEE half at p to float, exact and branch-free: the exponent and mantissa moved into float
+// position and rebiased by a multiplication with 2^112 (exact for normals and subnormals).
+HWY_INLINE float h2f(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  const uint32_t magnitude = uint32_t(h & 0x7fffu) << 13;
+  float f;
+  std::memcpy(&f, &magnitude, 4);
+  f *= 0x1p112f;
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((h & 0x7c00u) == 0x7c00u) bits = magnitude | 0x7f800000u;  // inf and NaN
+  bits |= uint32_t(h & 0x8000u) << 16;
+  std::memcpy(&f, &bits, 4);
+  return f;
 }
 
 float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  float acc = 0.0f;
-  for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* b = row + g * 34;
-    const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
-    const int32_t s = group_dot(x[g].q, [&](size_t k) { return activations(qs + k); });
-    acc += h2f(b) * x[g].d * float(s);
-  }
-  return acc;
+  return row_sum(
+      groups,
+      [&](int64_t g) {
+        const auto* qs = reinterpret_cast<const int8_t*>(row + g * 34 + 2);
+        return group_products(x[g].q, [&](size_t k) { return activations(qs + k); });
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 34) * x[g].d * float(s); });
 }
 
 float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  float acc = 0.0f;
-  for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* b = row + g * 18;
-    const int32_t s = group_dot(x[g].q, [&](size_t k) { return nibbles(b + 2, k); });
-    acc += h2f(b) * x[g].d * float(s - 8 * x[g].sum);
-  }
-  return acc;
+  return row_sum(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 18;
+        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 2, k); });
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 18) * x[g].d * float(s - 8 * x[g].sum); });
 }
 
 float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  float acc = 0.0f;
-  for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* b = row + g * 20;
-    const int32_t s = group_dot(x[g].q, [&](size_t k) { return nibbles(b + 4, k); });
-    acc += h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
-  }
-  return acc;
+  return row_sum(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 20;
+        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 4, k); });
+      },
+      [&](int64_t g, int32_t s) {
+        const uint8_t* b = row + g * 20;
+        return h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
+      });
 }
 
 float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  float acc = 0.0f;
-  for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* b = row + g * 22;
-    uint32_t qh;
-    std::memcpy(&qh, b + 2, 4);
-    const int32_t s = group_dot(x[g].q, [&](size_t k) {
-      return hn::Or(nibbles(b + 6, k), high_bit16(uint16_t(qh >> (k & 16)), k & 15));
-    });
-    acc += h2f(b) * x[g].d * float(s - 16 * x[g].sum);
-  }
-  return acc;
+  return row_sum(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 22;
+        uint32_t qh;
+        std::memcpy(&qh, b + 2, 4);
+        return group_products(x[g].q, [&](size_t k) {
+          return hn::Or(nibbles(b + 6, k), high_bit16(uint16_t(qh >> (k & 16)), k & 15));
+        });
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 22) * x[g].d * float(s - 16 * x[g].sum); });
 }
 
 // Q4_K and Q5_K: group j of each 256-element super-block.
 template <bool kFive>
 float row_qk(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   constexpr int64_t kBytes = kFive ? 176 : 144;
-  float acc = 0.0f;
-  for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* b = row + (g / 8) * kBytes;
-    const int j = int(g % 8);
-    uint8_t sc, m;
-    quant::get_scale_min_k4(j, b + 4, &sc, &m);
-    const uint8_t* qs = b + (kFive ? 48 : 16) + 32 * (j / 2);
-    const int32_t s = group_dot(x[g].q, [&](size_t k) {
-      const V16 v = bytes_u(qs + k);
-      V16 w = (j & 1) ? hn::ShiftRight<4>(v) : hn::And(v, hn::Set(D16(), 15));
-      if constexpr (kFive) {
-        const auto bit = hn::TestBit(bytes_u(b + 16 + k), hn::Set(D16(), int16_t(1 << j)));
-        w = hn::Or(w, hn::IfThenElseZero(bit, hn::Set(D16(), 16)));
-      }
-      return w;
-    });
-    acc +=
-        h2f(b) * float(sc) * x[g].d * float(s) - h2f(b + 2) * float(m) * x[g].d * float(x[g].sum);
-  }
-  return acc;
+  return row_sum(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + (g / 8) * kBytes;
+        const int j = int(g % 8);
+        const uint8_t* qs = b + (kFive ? 48 : 16) + 32 * (j / 2);
+        return group_products(x[g].q, [&](size_t k) {
+          const V16 v = bytes_u(qs + k);
+          V16 w = (j & 1) ? hn::ShiftRight<4>(v) : hn::And(v, hn::Set(D16(), 15));
+          if constexpr (kFive) {
+            const auto bit = hn::TestBit(bytes_u(b + 16 + k), hn::Set(D16(), int16_t(1 << j)));
+            w = hn::Or(w, hn::IfThenElseZero(bit, hn::Set(D16(), 16)));
+          }
+          return w;
+        });
+      },
+      [&](int64_t g, int32_t s) {
+        const uint8_t* b = row + (g / 8) * kBytes;
+        uint8_t sc, m;
+        quant::get_scale_min_k4(int(g % 8), b + 4, &sc, &m);
+        return h2f(b) * float(sc) * x[g].d * float(s) -
+               h2f(b + 2) * float(m) * x[g].d * float(x[g].sum);
+      });
 }
 
 float row_q6_k(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
