@@ -4,6 +4,7 @@
 // 16 lanes are summed pairwise at the end, so every target gives the scalar definition's bits.
 #include <cstring>
 
+#include "kernels/cpu/simd/half_scale.hpp"
 #include "kernels/cpu/simd/simd.hpp"
 #include "kernels/cpu/simd/simd_target.hpp"
 #include "kernels/dequant.hpp"
@@ -147,57 +148,75 @@ struct Accumulator16 {
   }
 };
 
-// Decodes 32 weights of a Q8_0 / Q4_0 / Q4_1 block into y, as dequant.cpp does.
-HWY_INLINE void decode32(DType t, const uint8_t* b, float* y) {
-  const hn::CappedTag<float, 8> d8;
-  const hn::Rebind<int32_t, decltype(d8)> di;
-  const hn::Rebind<int8_t, decltype(d8)> di8;
-  const hn::Rebind<uint8_t, decltype(d8)> du8;
-  const size_t n = hn::Lanes(d8);
-  uint16_t h;
-  std::memcpy(&h, b, 2);
-  const auto scale = hn::Set(d8, quant::half_to_float(h));
-  if (t == DType::Q8_0) {
+// Weights [k, k + N) of a Q8_0 / Q4_0 / Q4_1 block, decoded as dequant.cpp does (k a multiple
+// of N, so a chunk never crosses the block's two nibble halves).
+template <DType t>
+HWY_INLINE VF decode_chunk(const uint8_t* b, size_t k, VF scale, VF minimum) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  if constexpr (t == DType::Q8_0) {
+    const hn::Rebind<int8_t, DF> di8;
     const auto* q = reinterpret_cast<const int8_t*>(b + 2);
-    for (size_t k = 0; k < 32; k += n)
-      hn::StoreU(hn::Mul(hn::ConvertTo(d8, hn::PromoteTo(di, hn::LoadU(di8, q + k))), scale), d8,
-                 y + k);
-    return;
+    return hn::Mul(hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(di8, q + k))), scale);
   }
+  const hn::Rebind<uint8_t, DF> du8;
   const uint8_t* qs = b + (t == DType::Q4_1 ? 4 : 2);
-  uint16_t mh;
-  std::memcpy(&mh, b + 2, 2);
-  const auto minimum = hn::Set(d8, t == DType::Q4_1 ? quant::half_to_float(mh) : 0.0f);
-  const auto offset = hn::Set(di, t == DType::Q4_1 ? 0 : 8);
-  for (size_t k = 0; k < 16; k += n) {
-    const auto bytes = hn::BitCast(
-        di, hn::PromoteTo(hn::RebindToUnsigned<decltype(di)>(), hn::LoadU(du8, qs + k)));
-    const auto lo = hn::Sub(hn::And(bytes, hn::Set(di, 15)), offset);
-    const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), offset);
-    auto ylo = hn::Mul(hn::ConvertTo(d8, lo), scale);
-    auto yhi = hn::Mul(hn::ConvertTo(d8, hi), scale);
-    if (t == DType::Q4_1) {
-      ylo = hn::Add(ylo, minimum);
-      yhi = hn::Add(yhi, minimum);
-    }
-    hn::StoreU(ylo, d8, y + k);
-    hn::StoreU(yhi, d8, y + 16 + k);
+  const auto bytes = hn::BitCast(
+      di, hn::PromoteTo(hn::RebindToUnsigned<decltype(di)>(), hn::LoadU(du8, qs + (k & 15))));
+  auto q = k < 16 ? hn::And(bytes, hn::Set(di, 15)) : hn::ShiftRight<4>(bytes);
+  if constexpr (t == DType::Q4_1) {
+    return hn::Add(hn::Mul(hn::ConvertTo(d, q), scale), minimum);
+  } else {
+    return hn::Mul(hn::ConvertTo(d, hn::Sub(q, hn::Set(di, 8))), scale);
   }
+}
+
+// Q8_0, Q4_0 and Q4_1 rows: decoded straight into the 16 lane accumulators.
+template <DType t>
+HWY_INLINE float dot_small_blocks(const uint8_t* row, const float* x, int64_t n) {
+  constexpr size_t N = hn::MaxLanes(DF());
+  Accumulator16 acc;
+  VF s0 = acc.s0, s1 = acc.s1, s2 = acc.s2, s3 = acc.s3;
+  // Decoded straight into the 16 lane accumulators.
+  const DF d;
+  const int64_t bytes = t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 20;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    const uint8_t* b = row + blk * bytes;
+    const float* xb = x + 32 * blk;
+    uint16_t h[2];
+    std::memcpy(h, b, 4);
+    const VF scale = hn::Set(d, half_scale(h[0]));
+    const VF minimum = hn::Set(d, t == DType::Q4_1 ? half_scale(h[1]) : 0.0f);
+    for (size_t k = 0; k < 32; k += kLanes) {
+      s0 = hn::Add(s0, hn::Mul(decode_chunk<t>(b, k, scale, minimum), hn::LoadU(d, xb + k)));
+      if constexpr (N <= 8)
+        s1 = hn::Add(s1,
+                     hn::Mul(decode_chunk<t>(b, k + N, scale, minimum), hn::LoadU(d, xb + k + N)));
+      if constexpr (N <= 4) {
+        s2 = hn::Add(s2, hn::Mul(decode_chunk<t>(b, k + 2 * N, scale, minimum),
+                                 hn::LoadU(d, xb + k + 2 * N)));
+        s3 = hn::Add(s3, hn::Mul(decode_chunk<t>(b, k + 3 * N, scale, minimum),
+                                 hn::LoadU(d, xb + k + 3 * N)));
+      }
+    }
+  }
+  acc.s0 = s0;
+  acc.s1 = s1;
+  acc.s2 = s2;
+  acc.s3 = s3;
+  return acc.sum();
 }
 
 float DotBlocks(DType t, const uint8_t* row, const float* x, int64_t n) {
   Accumulator16 acc;
-  alignas(64) float tmp[256];
-  if (t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1) {
-    const int64_t bytes = t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 20;
-    for (int64_t b = 0; b < n / 32; ++b) {
-      decode32(t, row + b * bytes, tmp);
-      acc.add16(tmp, x + 32 * b);
-      acc.add16(tmp + 16, x + 32 * b + 16);
-    }
-    return acc.sum();
+  if constexpr (hn::MaxLanes(DF()) >= 4) {
+    if (t == DType::Q8_0) return dot_small_blocks<DType::Q8_0>(row, x, n);
+    if (t == DType::Q4_0) return dot_small_blocks<DType::Q4_0>(row, x, n);
+    if (t == DType::Q4_1) return dot_small_blocks<DType::Q4_1>(row, x, n);
   }
-  const int64_t elems = t == DType::Q5_0 ? 32 : 256;
+  alignas(64) float tmp[256];
+  const int64_t elems =
+      t == DType::Q5_0 || t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 ? 32 : 256;
   const uint64_t bytes = dtype_bytes(t, uint64_t(elems));
   const DequantizeFn decode = row_codec(t).dequantize;
   for (int64_t b = 0; b < n / elems; ++b) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/cpu/simd/half_scale.hpp"
 #include "kernels/cpu/simd/simd.hpp"
 #include "kernels/cpu/simd/simd_target.hpp"
 #include "kernels/quant_blocks.hpp"
@@ -135,21 +136,8 @@ HWY_INLINE V16 high_bit16(uint16_t bits, size_t first) {
   return hn::IfThenElseZero(hn::RebindMask(D16(), set), hn::Set(D16(), 16));
 }
 
-// IEEE half at p to float, exact and branch-free: the exponent and mantissa moved into float
-// position and rebiased by a multiplication with 2^112 (exact for normals and subnormals).
 HWY_INLINE float h2f(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  const uint32_t magnitude = uint32_t(h & 0x7fffu) << 13;
-  float f;
-  std::memcpy(&f, &magnitude, 4);
-  f *= 0x1p112f;
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((h & 0x7c00u) == 0x7c00u) bits = magnitude | 0x7f800000u;  // inf and NaN
-  bits |= uint32_t(h & 0x8000u) << 16;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  return half_scale_at(p);
 }
 
 float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
