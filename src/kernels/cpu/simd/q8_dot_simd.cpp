@@ -140,6 +140,82 @@ HWY_INLINE float h2f(const uint8_t* p) {
   return half_scale_at(p);
 }
 
+#if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
+// Where the int32 lanes number eight (AVX2, AVX-512 with its 256-bit half), eight groups' terms
+// are also scaled in vectors, each lane with the scalar term's operations in the same order;
+// only their sum into the row stays serial, in group order.
+constexpr bool kVectorTerms = hn::MaxLanes(D32()) == 8;
+using DF8 = hn::Rebind<float, D32>;
+using VF8 = hn::Vec<DF8>;
+
+// The block scales of eight blocks `stride` bytes apart at base (low half: the half at base,
+// high half: the half after it) as 32-bit lanes.
+HWY_INLINE V32 gather_words(const uint8_t* base, int64_t stride) {
+  const V32 offsets = hn::Mul(hn::Iota(D32(), 0), hn::Set(D32(), int32_t(stride)));
+  return hn::GatherOffset(D32(), reinterpret_cast<const int32_t*>(base), offsets);
+}
+
+// Exact half to float of the low 16 bits of each lane (half_scale.hpp, in vectors).
+HWY_INLINE VF8 halves(V32 words) {
+  const DF8 df;
+  const V32 h = hn::And(words, hn::Set(D32(), 0xffff));
+  const V32 magnitude = hn::ShiftLeft<13>(hn::And(h, hn::Set(D32(), 0x7fff)));
+  V32 bits = hn::BitCast(D32(), hn::Mul(hn::BitCast(df, magnitude), hn::Set(df, 0x1p112f)));
+  const auto special = hn::Eq(hn::And(h, hn::Set(D32(), 0x7c00)), hn::Set(D32(), 0x7c00));
+  bits = hn::IfThenElse(special, hn::Or(magnitude, hn::Set(D32(), 0x7f800000)), bits);
+  bits = hn::Or(bits, hn::ShiftLeft<16>(hn::And(h, hn::Set(D32(), 0x8000))));
+  return hn::BitCast(df, bits);
+}
+
+// The activation scales d and sums of blocks [g, g + 8).
+HWY_INLINE VF8 act_scales(const ActBlockQ8* x) {
+  const V32 index = hn::Mul(hn::Iota(D32(), 0), hn::Set(D32(), int32_t(sizeof(ActBlockQ8) / 4)));
+  return hn::GatherIndex(DF8(), &x->d, index);
+}
+HWY_INLINE V32 act_sums(const ActBlockQ8* x) {
+  const V32 index = hn::Mul(hn::Iota(D32(), 0), hn::Set(D32(), int32_t(sizeof(ActBlockQ8) / 4)));
+  return hn::GatherIndex(D32(), &x->sum, index);
+}
+
+// row_sum with terms8(g, sums of groups [g, g + 8)) giving eight terms at once.
+template <class Products, class Terms8, class Term>
+HWY_INLINE float row_sum8(int64_t groups, Products products, Terms8 terms8, Term term) {
+  if constexpr (!kVectorTerms) {
+    return row_sum(groups, products, term);
+  } else {
+    float acc = 0.0f;
+    int64_t g = 0;
+    V32 v[8];
+    alignas(32) float t[8];
+    for (; g + 8 <= groups; g += 8) {
+      for (int k = 0; k < 8; ++k) v[k] = products(g + k);
+      const V32 lo = pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3]));
+      const V32 hi = pair_sums(pair_sums(v[4], v[5]), pair_sums(v[6], v[7]));
+      hn::Store(terms8(g, pair_sums(lo, hi)), DF8(), t);
+      for (int k = 0; k < 8; ++k) acc += t[k];
+    }
+    for (; g < groups; ++g) acc += term(g, hn::GetLane(hn::SumOfLanes(D32(), products(g))));
+    return acc;
+  }
+}
+#define SF_ROW_SUM8 1
+#endif
+
+#ifdef SF_ROW_SUM8
+float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  return row_sum8(
+      groups,
+      [&](int64_t g) {
+        const auto* qs = reinterpret_cast<const int8_t*>(row + g * 34 + 2);
+        return group_products(x[g].q, [&](size_t k) { return activations(qs + k); });
+      },
+      [&](int64_t g, V32 sums) {
+        const VF8 dw = halves(gather_words(row + g * 34, 34));
+        return hn::Mul(hn::Mul(dw, act_scales(x + g)), hn::ConvertTo(DF8(), sums));
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 34) * x[g].d * float(s); });
+}
+#else
 float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum(
       groups,
@@ -149,7 +225,24 @@ float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 34) * x[g].d * float(s); });
 }
+#endif
 
+#ifdef SF_ROW_SUM8
+float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  return row_sum8(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 18;
+        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 2, k); });
+      },
+      [&](int64_t g, V32 sums) {
+        const VF8 dw = halves(gather_words(row + g * 18, 18));
+        const V32 s = hn::Sub(sums, hn::ShiftLeft<3>(act_sums(x + g)));
+        return hn::Mul(hn::Mul(dw, act_scales(x + g)), hn::ConvertTo(DF8(), s));
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 18) * x[g].d * float(s - 8 * x[g].sum); });
+}
+#else
 float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum(
       groups,
@@ -159,7 +252,29 @@ float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 18) * x[g].d * float(s - 8 * x[g].sum); });
 }
+#endif
 
+#ifdef SF_ROW_SUM8
+float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  return row_sum8(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 20;
+        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 4, k); });
+      },
+      [&](int64_t g, V32 sums) {
+        const V32 words = gather_words(row + g * 20, 20);
+        const VF8 dw = halves(words), mw = halves(hn::ShiftRight<16>(words));
+        const VF8 dx = act_scales(x + g);
+        return hn::Add(hn::Mul(hn::Mul(dw, dx), hn::ConvertTo(DF8(), sums)),
+                       hn::Mul(hn::Mul(mw, dx), hn::ConvertTo(DF8(), act_sums(x + g))));
+      },
+      [&](int64_t g, int32_t s) {
+        const uint8_t* b = row + g * 20;
+        return h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
+      });
+}
+#else
 float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum(
       groups,
@@ -172,7 +287,28 @@ float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
         return h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
       });
 }
+#endif
 
+#ifdef SF_ROW_SUM8
+float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
+  return row_sum8(
+      groups,
+      [&](int64_t g) {
+        const uint8_t* b = row + g * 22;
+        uint32_t qh;
+        std::memcpy(&qh, b + 2, 4);
+        return group_products(x[g].q, [&](size_t k) {
+          return hn::Or(nibbles(b + 6, k), high_bit16(uint16_t(qh >> (k & 16)), k & 15));
+        });
+      },
+      [&](int64_t g, V32 sums) {
+        const VF8 dw = halves(gather_words(row + g * 22, 22));
+        const V32 s = hn::Sub(sums, hn::ShiftLeft<4>(act_sums(x + g)));
+        return hn::Mul(hn::Mul(dw, act_scales(x + g)), hn::ConvertTo(DF8(), s));
+      },
+      [&](int64_t g, int32_t s) { return h2f(row + g * 22) * x[g].d * float(s - 16 * x[g].sum); });
+}
+#else
 float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum(
       groups,
@@ -186,6 +322,7 @@ float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 22) * x[g].d * float(s - 16 * x[g].sum); });
 }
+#endif
 
 // Q4_K and Q5_K: group j of each 256-element super-block.
 template <bool kFive>
@@ -299,6 +436,7 @@ void QuantizeActivations(const float* x, int64_t n, ActBlockQ8* out) {
   }
 }
 
+#undef SF_ROW_SUM8
 }  // namespace HWY_NAMESPACE
 }  // namespace stagefence::kernels::cpu::simd
 HWY_AFTER_NAMESPACE();
