@@ -77,13 +77,12 @@ HWY_INLINE V32 group_products(const int8_t* q, W w) {
   return hn::Add(a0, a1);
 }
 
-#if HWY_TARGET != HWY_SCALAR
-// Lane pairs of a in the lower half, of b in the upper half.
-HWY_INLINE V32 pair_sums(V32 a, V32 b) {
-  const D32 d;
-  return hn::Add(hn::ConcatEven(d, b, a), hn::ConcatOdd(d, b, a));
+// Lane pairs of a in the lower half, of b in the upper half (not on the one-lane target).
+template <class V>
+HWY_INLINE V pair_sums(V a, V b) {
+  const hn::DFromV<V> d;  // dependent, so the one-lane target never instantiates it
+  return Add(ConcatEven(d, b, a), ConcatOdd(d, b, a));
 }
-#endif
 
 // out[k] = Σ lanes of v[k] for eight vectors, reduced together (a tree of pair sums puts each
 // vector's total in lane k) where the vector length allows.
@@ -140,11 +139,11 @@ HWY_INLINE float h2f(const uint8_t* p) {
   return half_scale_at(p);
 }
 
-#if HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE
 // Where the int32 lanes number eight (AVX2, AVX-512 with its 256-bit half), eight groups' terms
 // are also scaled in vectors, each lane with the scalar term's operations in the same order;
 // only their sum into the row stays serial, in group order.
-constexpr bool kVectorTerms = hn::MaxLanes(D32()) == 8;
+constexpr bool kVectorTerms =
+    HWY_TARGET != HWY_SCALAR && !HWY_HAVE_SCALABLE && hn::MaxLanes(D32()) == 8;
 using DF8 = hn::Rebind<float, D32>;
 using VF8 = hn::Vec<DF8>;
 
@@ -183,6 +182,7 @@ HWY_INLINE float row_sum8(int64_t groups, Products products, Terms8 terms8, Term
   if constexpr (!kVectorTerms) {
     return row_sum(groups, products, term);
   } else {
+#if !HWY_HAVE_SCALABLE
     float acc = 0.0f;
     int64_t g = 0;
     V32 v[8];
@@ -196,12 +196,10 @@ HWY_INLINE float row_sum8(int64_t groups, Products products, Terms8 terms8, Term
     }
     for (; g < groups; ++g) acc += term(g, hn::GetLane(hn::SumOfLanes(D32(), products(g))));
     return acc;
+#endif
   }
 }
-#define SF_ROW_SUM8 1
-#endif
 
-#ifdef SF_ROW_SUM8
 float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum8(
       groups,
@@ -215,19 +213,7 @@ float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 34) * x[g].d * float(s); });
 }
-#else
-float row_q8_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  return row_sum(
-      groups,
-      [&](int64_t g) {
-        const auto* qs = reinterpret_cast<const int8_t*>(row + g * 34 + 2);
-        return group_products(x[g].q, [&](size_t k) { return activations(qs + k); });
-      },
-      [&](int64_t g, int32_t s) { return h2f(row + g * 34) * x[g].d * float(s); });
-}
-#endif
 
-#ifdef SF_ROW_SUM8
 float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum8(
       groups,
@@ -242,19 +228,7 @@ float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 18) * x[g].d * float(s - 8 * x[g].sum); });
 }
-#else
-float row_q4_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  return row_sum(
-      groups,
-      [&](int64_t g) {
-        const uint8_t* b = row + g * 18;
-        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 2, k); });
-      },
-      [&](int64_t g, int32_t s) { return h2f(row + g * 18) * x[g].d * float(s - 8 * x[g].sum); });
-}
-#endif
 
-#ifdef SF_ROW_SUM8
 float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum8(
       groups,
@@ -274,22 +248,7 @@ float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
         return h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
       });
 }
-#else
-float row_q4_1(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  return row_sum(
-      groups,
-      [&](int64_t g) {
-        const uint8_t* b = row + g * 20;
-        return group_products(x[g].q, [&](size_t k) { return nibbles(b + 4, k); });
-      },
-      [&](int64_t g, int32_t s) {
-        const uint8_t* b = row + g * 20;
-        return h2f(b) * x[g].d * float(s) + h2f(b + 2) * x[g].d * float(x[g].sum);
-      });
-}
-#endif
 
-#ifdef SF_ROW_SUM8
 float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   return row_sum8(
       groups,
@@ -308,27 +267,12 @@ float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
       },
       [&](int64_t g, int32_t s) { return h2f(row + g * 22) * x[g].d * float(s - 16 * x[g].sum); });
 }
-#else
-float row_q5_0(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
-  return row_sum(
-      groups,
-      [&](int64_t g) {
-        const uint8_t* b = row + g * 22;
-        uint32_t qh;
-        std::memcpy(&qh, b + 2, 4);
-        return group_products(x[g].q, [&](size_t k) {
-          return hn::Or(nibbles(b + 6, k), high_bit16(uint16_t(qh >> (k & 16)), k & 15));
-        });
-      },
-      [&](int64_t g, int32_t s) { return h2f(row + g * 22) * x[g].d * float(s - 16 * x[g].sum); });
-}
-#endif
 
 // Q4_K and Q5_K: group j of each 256-element super-block.
 template <bool kFive>
 float row_qk(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
   constexpr int64_t kBytes = kFive ? 176 : 144;
-  return row_sum(
+  return row_sum8(
       groups,
       [&](int64_t g) {
         const uint8_t* b = row + (g / 8) * kBytes;
@@ -343,6 +287,26 @@ float row_qk(const uint8_t* row, const ActBlockQ8* x, int64_t groups) {
           }
           return w;
         });
+      },
+      [&](int64_t g, V32 sums) {
+        // A batch of eight groups is one super-block (g is a multiple of 8): one d and dmin.
+        const uint8_t* b = row + (g / 8) * kBytes;
+        alignas(32) int32_t sc[8], m[8];
+        for (int j = 0; j < 8; ++j) {
+          uint8_t scj, mj;
+          quant::get_scale_min_k4(j, b + 4, &scj, &mj);
+          sc[j] = scj;
+          m[j] = mj;
+        }
+        const DF8 df;
+        const VF8 dx = act_scales(x + g);
+        const VF8 scaled = hn::Mul(
+            hn::Mul(hn::Mul(hn::Set(df, h2f(b)), hn::ConvertTo(df, hn::Load(D32(), sc))), dx),
+            hn::ConvertTo(df, sums));
+        const VF8 mins = hn::Mul(
+            hn::Mul(hn::Mul(hn::Set(df, h2f(b + 2)), hn::ConvertTo(df, hn::Load(D32(), m))), dx),
+            hn::ConvertTo(df, act_sums(x + g)));
+        return hn::Sub(scaled, mins);
       },
       [&](int64_t g, int32_t s) {
         const uint8_t* b = row + (g / 8) * kBytes;
@@ -436,7 +400,6 @@ void QuantizeActivations(const float* x, int64_t n, ActBlockQ8* out) {
   }
 }
 
-#undef SF_ROW_SUM8
 }  // namespace HWY_NAMESPACE
 }  // namespace stagefence::kernels::cpu::simd
 HWY_AFTER_NAMESPACE();
