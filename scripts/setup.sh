@@ -3,9 +3,9 @@
 # The CUDA toolkit is optional: when nvcc is present the CUDA backend is built as well.
 set -euo pipefail
 # nlohmann-json3-dev, libcli11-dev and libcpp-httplib-dev: JSON, the CLI parser and the HTTP server
-# of `stagefence serve`.
+# of `stagefence serve`; libhwy-dev: Google Highway, the CPU kernels' SIMD with run-time dispatch.
 pkgs=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev python3 nlohmann-json3-dev libcli11-dev
-      libcpp-httplib-dev)
+      libcpp-httplib-dev libhwy-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -2,17 +2,29 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "core/command_buffer.hpp"
+#include "stagefence/error.hpp"
 
 namespace stagefence::cpu {
 
 using Clock = std::chrono::steady_clock;
 
 CpuQueue::CpuQueue(std::shared_ptr<WorkerPool> workers, std::string name)
-    : workers_(std::move(workers)), name_(std::move(name)), thread_([this] { run(); }) {}
+    : workers_(std::move(workers)), name_(std::move(name)) {
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error& e) {
+    raise(ErrorCode::Io, "the system refused to start the thread of CPU queue '" + name_ + "' (" +
+                             e.what() +
+                             "); check the thread limit (ulimit -u) and the address-space limit "
+                             "(ulimit -v)");
+  }
+}
 
 CpuQueue::~CpuQueue() {
   {
@@ -64,17 +76,15 @@ double micros(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-// Shared by the queue thread and the workers while one buffer's dispatch graph runs.
+// One buffer's dispatch graph while it runs: the queue thread owns the graph state; the
+// chunks, on any thread, touch only the failure and the profile, under the mutex.
 struct GraphRun {
   std::mutex mu;
-  std::condition_variable cv;
   std::vector<uint32_t> indegree;
   std::vector<std::vector<uint32_t>> dependents;
-  std::vector<uint32_t> chunks_left;
   std::vector<uint32_t> ready;
   std::vector<DispatchTime> times;
   size_t done = 0;
-  size_t inflight = 0;
   bool failed = false;
   std::string error;
 };
@@ -92,13 +102,13 @@ void CpuQueue::execute(CommandBuffer& cb) {
     if (r == FenceState::WaitResult::Reached) continue;
     if (r == FenceState::WaitResult::Poisoned) {
       complete_command_buffer(cb, Error(ErrorCode::FencePoisoned,
-                                        "command buffer " + cb.display_name() + " did not run: " +
-                                            w.fence->poison_error_for(w.value)));
+                                        "command buffer " + cb.display_name() +
+                                            " did not run: " + w.fence->poison_error_for(w.value)));
     } else {
       complete_command_buffer(
           cb, Error(ErrorCode::State, "queue '" + name_ + "' shut down while command buffer " +
-                                          cb.display_name() + " waited for fence '" + w.fence->name +
-                                          "' value " + std::to_string(w.value)));
+                                          cb.display_name() + " waited for fence '" +
+                                          w.fence->name + "' value " + std::to_string(w.value)));
     }
     return;
   }
@@ -108,24 +118,21 @@ void CpuQueue::execute(CommandBuffer& cb) {
   GraphRun run;
   run.indegree.resize(n);
   run.dependents.resize(n);
-  run.chunks_left.resize(n);
   if (cb.profile_dispatches) run.times.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     const DispatchRecord& d = cb.dispatches[i];
     run.indegree[i] = d.dep_count;
-    for (uint32_t k = 0; k < d.dep_count; ++k) run.dependents[cb.deps[d.dep_begin + k]].push_back(i);
+    for (uint32_t k = 0; k < d.dep_count; ++k)
+      run.dependents[cb.deps[d.dep_begin + k]].push_back(i);
     if (d.dep_count == 0) run.ready.push_back(i);
   }
 
-  // Runs one chunk and records its completion; called on a worker or inline on this thread.
-  auto run_chunk = [&cb, &run, start](const Chunk& c) {
+  // Runs one chunk on whichever thread claimed it; a failure is recorded, never thrown.
+  std::vector<Chunk> wave;
+  const auto run_chunk = [&cb, &run, &wave, start](uint32_t index) {
+    const Chunk& c = wave[index];
     const DispatchRecord& d = cb.dispatches[c.dispatch];
-    if (cb.profile_dispatches) {
-      const double t = micros(start, Clock::now());
-      std::lock_guard<std::mutex> lock(run.mu);
-      auto& dt = run.times[c.dispatch];
-      if (dt.start_us == 0 || t < dt.start_us) dt.start_us = t;
-    }
+    const double t_start = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
     std::string error;
     try {
       d.def->cpu(d.args, d.launch, c.begin, c.end);
@@ -134,61 +141,48 @@ void CpuQueue::execute(CommandBuffer& cb) {
     } catch (...) {
       error = "unknown exception";
     }
+    if (error.empty() && !cb.profile_dispatches) return;
     const double t_end = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
     std::lock_guard<std::mutex> lock(run.mu);
-    --run.inflight;
     if (!error.empty() && !run.failed) {
       run.failed = true;
       run.error = "command buffer " + cb.display_name() + ": kernel '" + d.def->name +
                   "' (dispatch " + std::to_string(c.dispatch) + ") failed: " + error;
     }
     if (cb.profile_dispatches) {
-      run.times[c.dispatch].kernel = d.kernel;
-      run.times[c.dispatch].end_us = std::max(run.times[c.dispatch].end_us, t_end);
+      auto& dt = run.times[c.dispatch];
+      if (dt.start_us == 0 || t_start < dt.start_us) dt.start_us = t_start;
+      dt.kernel = d.kernel;
+      dt.end_us = std::max(dt.end_us, t_end);
     }
-    if (--run.chunks_left[c.dispatch] == 0) {
+  };
+  const std::function<void(uint32_t)> chunk_body = run_chunk;
+
+  // Waves: every ready dispatch is cut into one chunk per compute thread (fewer when its grid
+  // is smaller) and the wave runs on the pool; a wave of one chunk runs right here, so a chain
+  // of small dependent dispatches costs no hand-off at all.
+  const uint64_t workers = static_cast<uint64_t>(workers_->size());
+  std::vector<uint32_t> current;
+  while (!run.ready.empty() && !run.failed) {
+    current.swap(run.ready);
+    run.ready.clear();
+    wave.clear();
+    for (uint32_t i : current) {
+      const uint64_t blocks = cb.dispatches[i].launch.grid.count();
+      const uint64_t parts = std::max<uint64_t>(1, std::min(blocks, workers));
+      for (uint64_t p = 0; p < parts; ++p)
+        wave.push_back({i, blocks * p / parts, blocks * (p + 1) / parts});
+    }
+    workers_->parallel_for(static_cast<uint32_t>(wave.size()), chunk_body);
+    for (uint32_t i : current) {
       ++run.done;
-      for (uint32_t next : run.dependents[c.dispatch])
+      for (uint32_t next : run.dependents[i])
         if (--run.indegree[next] == 0) run.ready.push_back(next);
     }
-    run.cv.notify_all();  // under the lock: the queue thread may free `run` once it sees done
-  };
-
-  const uint64_t workers = static_cast<uint64_t>(workers_->size());
-  std::vector<Chunk> batch;
-  std::unique_lock<std::mutex> lock(run.mu);
-  while (run.done < n) {
-    if (run.failed) {
-      if (run.inflight == 0) break;
-      run.cv.wait(lock);
-      continue;
-    }
-    if (run.ready.empty()) {
-      run.cv.wait(lock);
-      continue;
-    }
-    batch.clear();
-    for (uint32_t i : run.ready) {
-      const uint64_t blocks = cb.dispatches[i].launch.grid.count();
-      const uint64_t parts = std::min(blocks, workers);
-      run.chunks_left[i] = static_cast<uint32_t>(parts);
-      for (uint64_t p = 0; p < parts; ++p) batch.push_back({i, blocks * p / parts, blocks * (p + 1) / parts});
-    }
-    run.ready.clear();
-    run.inflight += batch.size();
-    lock.unlock();
-    // Hand all but the last chunk to the workers and run the last one here.
-    for (size_t k = 0; k + 1 < batch.size(); ++k) {
-      Chunk c = batch[k];
-      workers_->submit([&run_chunk, c] { run_chunk(c); });
-    }
-    run_chunk(batch.back());
-    lock.lock();
   }
   const bool failed = run.failed;
   const std::string error = run.error;
   std::vector<DispatchTime> times = std::move(run.times);
-  lock.unlock();
 
   const auto end = Clock::now();
   cb.exec_begin = start;

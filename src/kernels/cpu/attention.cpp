@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
+#include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 #include "stagefence/error.hpp"
 
@@ -80,7 +81,7 @@ void attn_split(const KernelArgs& args, const Launch& launch, uint64_t block_beg
     float m = kNegInf;
     for (int64_t k = k0; k < k1; ++k) {
       half_to_float_row(k_head + k * head_dim, row.data(), head_dim);
-      float s = dot_f32(q, row.data(), head_dim) * scale;
+      float s = simd::dot_f32(q, row.data(), head_dim) * scale;
       if (softcap > 0.0f) s = softcap * std::tanh(s / softcap);
       scores[size_t(k - k0)] = s;
       m = std::max(m, s);

@@ -8,6 +8,7 @@
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
 #include "kernels/cpu/q8_dot.hpp"
+#include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 #include "kernels/params/attention_decode.hpp"
 #include "kernels/params/fused_decode.hpp"
@@ -33,20 +34,20 @@ struct Activations {
              float eps) {
     f.assign(x, x + n);
     if (norm) {
-      const float mean_square = dot_f32(x, x, n) / float(n);
+      const float mean_square = simd::dot_f32(x, x, n) / float(n);
       const float inv_rms = 1.0f / std::sqrt(mean_square + eps);
       for (int64_t j = 0; j < n; ++j)
         f[size_t(j)] = x[j] * inv_rms * (add_one ? 1.0f + w[j] : w[j]);
     }
     if (is_q8_activation_type(wt)) {
       q.resize(size_t(n / kActBlock));
-      quantize_activations(f.data(), n, q.data());
+      simd::quantize_activations(f.data(), n, q.data());
     }
   }
 
   float dot(DType wt, const uint8_t* row, int64_t n) const {
-    if (is_q8_activation_type(wt)) return dot_q8_row(wt, row, q.data(), n);
-    return row_codec(wt).dot(row, f.data(), n);
+    if (is_q8_activation_type(wt)) return simd::dot_q8_row(wt, row, q.data(), n);
+    return simd::row_dot(wt)(row, f.data(), n);
   }
 };
 

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
+#include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 #include "kernels/kernel_spec.hpp"
 
@@ -48,7 +49,7 @@ void matmul(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
       const float* xt = x + t * cols;
       float* yt = y + t * rows;
       for (int64_t i = 0; i < n; ++i) {
-        float acc = dot_f32(tile.data() + i * cols, xt, cols);
+        float acc = simd::dot_f32(tile.data() + i * cols, xt, cols);
         if (has_bias) acc += bias[r0 + i];
         if (accumulate) acc += yt[r0 + i];
         yt[r0 + i] = acc;

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
+#include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 #include "kernels/kernel_spec.hpp"
 
@@ -30,7 +31,8 @@ void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
   const float* x = args.p<const float>(1);
   float* y = args.p<float>(2);
   const float* bias = has_bias ? args.p<const float>(3) : nullptr;
-  const DotFn dot_row = row_codec(kType).dot;
+  const DotFn simd_dot = simd::row_dot(kType);
+  const DotFn dot_row = simd_dot ? simd_dot : row_codec(kType).dot;
   const ItemRange range = items_of_blocks(rows, launch, block_begin, block_end);
   for (int64_t r = range.begin; r < range.end; ++r) {
     float acc = dot_row(w + uint64_t(r) * row_bytes, x, cols);

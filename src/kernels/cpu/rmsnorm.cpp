@@ -3,6 +3,7 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
+#include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 
 namespace stagefence::kernels::cpu {
@@ -25,7 +26,7 @@ void rmsnorm(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
   for (int64_t r = range.begin; r < range.end; ++r) {
     const float* x = args.p<const float>(0) + r * n;
     float* y = args.p<float>(2) + r * n;  // may be x: each element is read before it is written
-    const float mean_square = dot_f32(x, x, n) / float(n);
+    const float mean_square = simd::dot_f32(x, x, n) / float(n);
     const float inv_rms = 1.0f / std::sqrt(mean_square + eps);
     if (add_one) {
       for (int64_t j = 0; j < n; ++j) y[j] = x[j] * inv_rms * (1.0f + w[j]);

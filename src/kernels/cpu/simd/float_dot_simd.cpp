@@ -1,0 +1,299 @@
+// SIMD form of dequant.hpp's dots of a weight row with f32 x, for every forward weight type:
+// the row is decoded exactly as dequant.cpp decodes it, element j goes to
+// lane j mod 16, each lane adds a[j]·x[j] (multiply, then add: no fused multiply-add), and the
+// 16 lanes are summed pairwise at the end, so every target gives the scalar definition's bits.
+#include <cstring>
+
+#include "kernels/cpu/simd/half_scale.hpp"
+#include "kernels/cpu/simd/simd.hpp"
+#include "kernels/cpu/simd/simd_target.hpp"
+#include "kernels/dequant.hpp"
+#include "kernels/quant_blocks.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/simd/float_dot_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace stagefence::kernels::cpu::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr size_t kLanes = 16;
+using DF = hn::CappedTag<float, kLanes>;
+using VF = hn::Vec<DF>;
+
+// Loads 16 consecutive elements of a row as four groups of floats (unused groups stay empty
+// when a vector holds 8 or 16 lanes).
+struct F32Source {
+  const float* p;
+  HWY_INLINE VF load(size_t j) const { return hn::LoadU(DF(), p + j); }
+  HWY_INLINE float at(size_t j) const { return p[j]; }
+};
+
+struct F16Source {
+  const uint16_t* p;
+  HWY_INLINE VF load(size_t j) const {
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(DF(), hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p + j)));
+  }
+  HWY_INLINE float at(size_t j) const { return quant::half_to_float(p[j]); }
+};
+
+struct BF16Source {
+  const uint16_t* p;
+  HWY_INLINE VF load(size_t j) const {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Rebind<uint16_t, DF> d16;
+    return hn::BitCast(DF(), hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p + j))));
+  }
+  HWY_INLINE float at(size_t j) const {
+    const uint32_t bits = uint32_t(p[j]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+};
+
+template <class Src>
+HWY_INLINE float dot16(Src a, const float* x, int64_t n) {
+  const DF d;
+  constexpr size_t N = hn::MaxLanes(DF());
+  static_assert(kLanes % N == 0, "16 lanes in whole vectors");
+  if constexpr (N < 4) {  // the one-lane fallback: the 16 lanes one by one
+    float s[kLanes] = {};
+    int64_t j = 0;
+    for (; j + int64_t(kLanes) <= n; j += int64_t(kLanes))
+      for (size_t l = 0; l < kLanes; ++l) s[l] += a.at(size_t(j) + l) * x[size_t(j) + l];
+    for (size_t l = 0; j + int64_t(l) < n; ++l) s[l] += a.at(size_t(j) + l) * x[size_t(j) + l];
+    for (size_t width = kLanes / 2; width >= 1; width /= 2)
+      for (size_t l = 0; l < width; ++l) s[l] += s[l + width];
+    return s[0];
+  }
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  const size_t full = size_t(n) / kLanes * kLanes;
+  for (size_t j = 0; j < full; j += kLanes) {
+    s0 = hn::Add(s0, hn::Mul(a.load(j), hn::LoadU(d, x + j)));
+    if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(a.load(j + N), hn::LoadU(d, x + j + N)));
+    if constexpr (N <= 4) {
+      s2 = hn::Add(s2, hn::Mul(a.load(j + 2 * N), hn::LoadU(d, x + j + 2 * N)));
+      s3 = hn::Add(s3, hn::Mul(a.load(j + 3 * N), hn::LoadU(d, x + j + 3 * N)));
+    }
+  }
+  alignas(64) float s[N >= 4 ? 4 * N : kLanes];
+  hn::Store(s0, d, s);
+  if constexpr (N <= 8) hn::Store(s1, d, s + N);
+  if constexpr (N <= 4) {
+    hn::Store(s2, d, s + 2 * N);
+    hn::Store(s3, d, s + 3 * N);
+  }
+  for (size_t l = 0; full + l < size_t(n); ++l) s[l] += a.at(full + l) * x[full + l];
+  for (size_t width = kLanes / 2; width >= 1; width /= 2)
+    for (size_t l = 0; l < width; ++l) s[l] += s[l + width];
+  return s[0];
+}
+
+float DotF32(const float* a, const float* x, int64_t n) {
+  return dot16(F32Source{a}, x, n);
+}
+float DotF16(const uint16_t* a, const float* x, int64_t n) {
+  return dot16(F16Source{a}, x, n);
+}
+float DotBF16(const uint16_t* a, const float* x, int64_t n) {
+  return dot16(BF16Source{a}, x, n);
+}
+
+// A block-quantised row against f32 x: each block decoded exactly as dequant.cpp decodes it
+// (Q8_0, Q4_0 and Q4_1 in vectors, multiply then add; the other types by dequant.cpp itself),
+// then its elements go to lanes j mod 16 like every other row (blocks are multiples of 16).
+struct Accumulator16 {
+  VF s0, s1, s2, s3;
+  float lanes[kLanes] = {};  // the one-lane fallback's accumulators
+
+  HWY_INLINE Accumulator16()
+      : s0(hn::Zero(DF())), s1(hn::Zero(DF())), s2(hn::Zero(DF())), s3(hn::Zero(DF())) {}
+
+  HWY_INLINE void add16(const float* a, const float* x) {
+    constexpr size_t N = hn::MaxLanes(DF());
+    const DF d;
+    if constexpr (N < 4) {
+      for (size_t l = 0; l < kLanes; ++l) lanes[l] += a[l] * x[l];
+    } else {
+      s0 = hn::Add(s0, hn::Mul(hn::LoadU(d, a), hn::LoadU(d, x)));
+      if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(hn::LoadU(d, a + N), hn::LoadU(d, x + N)));
+      if constexpr (N <= 4) {
+        s2 = hn::Add(s2, hn::Mul(hn::LoadU(d, a + 2 * N), hn::LoadU(d, x + 2 * N)));
+        s3 = hn::Add(s3, hn::Mul(hn::LoadU(d, a + 3 * N), hn::LoadU(d, x + 3 * N)));
+      }
+    }
+  }
+
+  HWY_INLINE float sum() {
+    constexpr size_t N = hn::MaxLanes(DF());
+    if constexpr (N >= 4) {
+      const DF d;
+      alignas(64) float s[4 * N];
+      hn::Store(s0, d, s);
+      if constexpr (N <= 8) hn::Store(s1, d, s + N);
+      if constexpr (N <= 4) {
+        hn::Store(s2, d, s + 2 * N);
+        hn::Store(s3, d, s + 3 * N);
+      }
+      for (size_t l = 0; l < kLanes; ++l) lanes[l] = s[l];
+    }
+    for (size_t width = kLanes / 2; width >= 1; width /= 2)
+      for (size_t l = 0; l < width; ++l) lanes[l] += lanes[l + width];
+    return lanes[0];
+  }
+};
+
+// Weights [k, k + N) of a Q8_0 / Q4_0 / Q4_1 block, decoded as dequant.cpp does (k a multiple
+// of N, so a chunk never crosses the block's two nibble halves).
+template <DType t>
+HWY_INLINE VF decode_chunk(const uint8_t* b, size_t k, VF scale, VF minimum) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  if constexpr (t == DType::Q8_0) {
+    const hn::Rebind<int8_t, DF> di8;
+    const auto* q = reinterpret_cast<const int8_t*>(b + 2);
+    return hn::Mul(hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(di8, q + k))), scale);
+  }
+  const hn::Rebind<uint8_t, DF> du8;
+  const uint8_t* qs = b + (t == DType::Q4_1 ? 4 : 2);
+  const auto bytes = hn::BitCast(
+      di, hn::PromoteTo(hn::RebindToUnsigned<decltype(di)>(), hn::LoadU(du8, qs + (k & 15))));
+  auto q = k < 16 ? hn::And(bytes, hn::Set(di, 15)) : hn::ShiftRight<4>(bytes);
+  if constexpr (t == DType::Q4_1) {
+    return hn::Add(hn::Mul(hn::ConvertTo(d, q), scale), minimum);
+  } else {
+    return hn::Mul(hn::ConvertTo(d, hn::Sub(q, hn::Set(di, 8))), scale);
+  }
+}
+
+// Q8_0, Q4_0 and Q4_1 rows: decoded straight into the 16 lane accumulators.
+template <DType t>
+HWY_INLINE float dot_small_blocks(const uint8_t* row, const float* x, int64_t n) {
+  constexpr size_t N = hn::MaxLanes(DF());
+  Accumulator16 acc;
+  VF s0 = acc.s0, s1 = acc.s1, s2 = acc.s2, s3 = acc.s3;
+  // Decoded straight into the 16 lane accumulators.
+  const DF d;
+  const int64_t bytes = t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 20;
+  for (int64_t blk = 0; blk < n / 32; ++blk) {
+    const uint8_t* b = row + blk * bytes;
+    const float* xb = x + 32 * blk;
+    uint16_t h[2];
+    std::memcpy(h, b, 4);
+    const VF scale = hn::Set(d, half_scale(h[0]));
+    const VF minimum = hn::Set(d, t == DType::Q4_1 ? half_scale(h[1]) : 0.0f);
+    for (size_t k = 0; k < 32; k += kLanes) {
+      s0 = hn::Add(s0, hn::Mul(decode_chunk<t>(b, k, scale, minimum), hn::LoadU(d, xb + k)));
+      if constexpr (N <= 8)
+        s1 = hn::Add(s1,
+                     hn::Mul(decode_chunk<t>(b, k + N, scale, minimum), hn::LoadU(d, xb + k + N)));
+      if constexpr (N <= 4) {
+        s2 = hn::Add(s2, hn::Mul(decode_chunk<t>(b, k + 2 * N, scale, minimum),
+                                 hn::LoadU(d, xb + k + 2 * N)));
+        s3 = hn::Add(s3, hn::Mul(decode_chunk<t>(b, k + 3 * N, scale, minimum),
+                                 hn::LoadU(d, xb + k + 3 * N)));
+      }
+    }
+  }
+  acc.s0 = s0;
+  acc.s1 = s1;
+  acc.s2 = s2;
+  acc.s3 = s3;
+  return acc.sum();
+}
+
+float DotBlocks(DType t, const uint8_t* row, const float* x, int64_t n) {
+  Accumulator16 acc;
+  if constexpr (hn::MaxLanes(DF()) >= 4) {
+    if (t == DType::Q8_0) return dot_small_blocks<DType::Q8_0>(row, x, n);
+    if (t == DType::Q4_0) return dot_small_blocks<DType::Q4_0>(row, x, n);
+    if (t == DType::Q4_1) return dot_small_blocks<DType::Q4_1>(row, x, n);
+  }
+  alignas(64) float tmp[256];
+  const int64_t elems =
+      t == DType::Q5_0 || t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 ? 32 : 256;
+  const uint64_t bytes = dtype_bytes(t, uint64_t(elems));
+  const DequantizeFn decode = row_codec(t).dequantize;
+  for (int64_t b = 0; b < n / elems; ++b) {
+    decode(row + uint64_t(b) * bytes, tmp, elems);
+    for (int64_t k = 0; k < elems; k += int64_t(kLanes)) acc.add16(tmp + k, x + elems * b + k);
+  }
+  return acc.sum();
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace stagefence::kernels::cpu::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace stagefence::kernels::cpu::simd {
+
+HWY_EXPORT(DotF32);
+HWY_EXPORT(DotF16);
+HWY_EXPORT(DotBF16);
+HWY_EXPORT(DotBlocks);
+
+float dot_f32(const float* a, const float* x, int64_t n) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotF32)(a, x, n);
+}
+float dot_f16(const uint16_t* row, const float* x, int64_t n) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotF16)(row, x, n);
+}
+float dot_bf16(const uint16_t* row, const float* x, int64_t n) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotBF16)(row, x, n);
+}
+
+namespace {
+float row_f32(const void* r, const float* x, int64_t n) {
+  return dot_f32(static_cast<const float*>(r), x, n);
+}
+float row_f16(const void* r, const float* x, int64_t n) {
+  return dot_f16(static_cast<const uint16_t*>(r), x, n);
+}
+float row_bf16(const void* r, const float* x, int64_t n) {
+  return dot_bf16(static_cast<const uint16_t*>(r), x, n);
+}
+template <DType kType>
+float row_blocks(const void* r, const float* x, int64_t n) {
+  active_target();
+  return HWY_DYNAMIC_DISPATCH(DotBlocks)(kType, static_cast<const uint8_t*>(r), x, n);
+}
+}  // namespace
+
+FloatDotFn row_dot(DType t) {
+  switch (t) {
+    case DType::F32:
+      return row_f32;
+    case DType::F16:
+      return row_f16;
+    case DType::BF16:
+      return row_bf16;
+    case DType::Q8_0:
+      return row_blocks<DType::Q8_0>;
+    case DType::Q4_0:
+      return row_blocks<DType::Q4_0>;
+    case DType::Q4_1:
+      return row_blocks<DType::Q4_1>;
+    case DType::Q5_0:
+      return row_blocks<DType::Q5_0>;
+    case DType::Q4_K:
+      return row_blocks<DType::Q4_K>;
+    case DType::Q5_K:
+      return row_blocks<DType::Q5_K>;
+    case DType::Q6_K:
+      return row_blocks<DType::Q6_K>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace stagefence::kernels::cpu::simd
+#endif  // HWY_ONCE

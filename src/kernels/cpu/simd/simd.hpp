@@ -1,0 +1,28 @@
+// SIMD forms of the CPU decode kernels' inner loops (Google Highway, dispatched at run time to
+// the best instruction set the machine has). Each computes exactly the function of its scalar
+// definition: the q8 dots and the activation quantiser of q8_dot.hpp bit for bit (integer sums
+// are exact, the float terms are scaled and added in the same order), and the float dots of
+// dequant.hpp bit for bit (the same 16 lanes, the same pairwise lane sum, no fused multiply-add).
+#pragma once
+#include <cstdint>
+
+#include "kernels/act_q8.hpp"
+#include "stagefence/dtype.hpp"
+
+namespace stagefence::kernels::cpu::simd {
+
+// q8_dot.hpp's quantize_activations and dot_q8_row.
+void quantize_activations(const float* x, int64_t n, ActBlockQ8* out);
+float dot_q8_row(DType t, const uint8_t* row, const ActBlockQ8* x, int64_t cols);
+
+// dequant.hpp's dot of an f32, f16 or bf16 row with f32 x (dot_f32's lane order).
+float dot_f32(const float* a, const float* x, int64_t n);
+float dot_f16(const uint16_t* row, const float* x, int64_t n);
+float dot_bf16(const uint16_t* row, const float* x, int64_t n);
+
+// dequant.hpp's dot(t, row, x, n) for a forward weight type t (f32 activations); nullptr for
+// any other type.
+using FloatDotFn = float (*)(const void* row, const float* x, int64_t n);
+FloatDotFn row_dot(DType t);
+
+}  // namespace stagefence::kernels::cpu::simd
