@@ -24,6 +24,7 @@ run() {  # name budget cmd...
   summary+=("$(printf '%-16s rc=%-4s %4ss' "$name" "$rc" "$(($(date +%s) - t0))")")
   return $rc
 }
+. scripts/device-deps.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv >"$out/gpu.txt" 2>&1
 steps=" ${GPU_DEV_STEPS:-ctest kernels decode smol} "
 want() { [[ $steps == *" $1 "* ]]; }
