@@ -34,7 +34,9 @@ struct CommandBufferTimes {
   std::vector<DispatchTime> dispatches;  // with per-dispatch profiling only
 };
 
-inline constexpr std::chrono::nanoseconds kDefaultWaitTimeout = std::chrono::seconds(120);
+// A host wait's limit; unset: the device's deadline (DeviceOptions::wait_timeout, else
+// STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
+using WaitTimeout = std::optional<std::chrono::nanoseconds>;
 
 class CommandEncoder {
  public:
@@ -72,10 +74,12 @@ class CommandEncoder {
 
   void commit();  // submit without blocking; a second commit is a no-op
   // Submit (if not yet) and block until done. Throws the buffer's error (KernelFault naming the
-  // label, FencePoisoned, DeviceLost, ...) or Timeout.
-  void commit_and_wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  // label, FencePoisoned, DeviceLost, ...) or Timeout naming the label, the queue and the
+  // buffer's fences; a buffer whose work had started on the device by then cannot be stopped,
+  // so the device is marked unusable (later submissions throw DeviceLost with that reason).
+  void commit_and_wait(WaitTimeout timeout = std::nullopt);
   // Block on the committed buffer; same error contract. Throws State if nothing was committed.
-  void wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  void wait(WaitTimeout timeout = std::nullopt);
 
   bool is_committed() const;
   bool is_completed() const;

@@ -256,9 +256,9 @@ void CommandEncoder::commit() {
   if (st_->capturing)
     raise(ErrorCode::State,
           "commit of " + cb_->display_name() + " while capturing; end_capture() first");
-  if (dev_->backend->lost())
+  if (dev_->lost())
     raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
-                                     dev_->backend->lost_reason() + "; reopen the device");
+                                     dev_->lost_reason() + "; reopen the device");
   dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
   for (auto& t : cb_->tracked) t->begin_use();
   st_->replayed.reset();  // no more recording: what it holds is the buffer's to release
@@ -273,15 +273,16 @@ void CommandEncoder::commit() {
     detail::NvtxRange range(cb_->label.empty() ? "stagefence commit" : cb_->label.c_str());
     queue_->impl->submit(cb_);
   }
+  queue_->note_submitted(cb_);
 }
 
-void CommandEncoder::commit_and_wait(std::chrono::nanoseconds timeout) {
+void CommandEncoder::commit_and_wait(WaitTimeout timeout) {
   commit();
   detail::bump(detail::counters().syncs);
   cb_->wait_or_throw(timeout);
 }
 
-void CommandEncoder::wait(std::chrono::nanoseconds timeout) {
+void CommandEncoder::wait(WaitTimeout timeout) {
   if (cb_->status == CommandBuffer::Status::Recording)
     raise(ErrorCode::State,
           "wait on command buffer " + cb_->display_name() + " that was never committed");

@@ -102,6 +102,7 @@ void CpuQueue::execute(CommandBuffer& cb) {
     }
     return;
   }
+  cb.started.store(true, std::memory_order_release);  // from here on it runs to its end
 
   const auto start = Clock::now();
   const size_t n = cb.dispatches.size();
