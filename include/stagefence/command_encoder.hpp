@@ -34,6 +34,15 @@ struct CommandBufferTimes {
   std::vector<DispatchTime> dispatches;  // with per-dispatch profiling only
 };
 
+// A named range of one buffer's dispatches: those from `first_dispatch` up to the next mark.
+// A buffer that holds several stages (a whole decode token in one launch) keeps them visible
+// in the trace and in fault messages through these.
+struct StageMark {
+  uint32_t first_dispatch = 0;
+  std::string label;
+};
+using StageMarks = std::shared_ptr<const std::vector<StageMark>>;
+
 // A host wait's limit; unset: the device's deadline (DeviceOptions::wait_timeout, else
 // STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
 using WaitTimeout = std::optional<std::chrono::nanoseconds>;
@@ -66,6 +75,10 @@ class CommandEncoder {
 
   void set_label(std::string_view label);
   const std::string& label() const;
+  // Names the stages of this buffer (shared, so a per-token buffer copies nothing). Marks must
+  // start in increasing order; a mark past the buffer's dispatches at commit throws
+  // InvalidArgument naming it.
+  void set_stage_marks(StageMarks marks);
 
   // The buffer waits for `fence` to reach `value` before its first dispatch runs.
   void wait_for(const Fence& fence, uint64_t value);

@@ -74,6 +74,19 @@ std::string CommandBuffer::display_name() const {
   return label.empty() ? "#" + std::to_string(id) : "'" + label + "'";
 }
 
+std::string CommandBuffer::stage_suffix(size_t dispatch) const {
+  if (!stages) return {};
+  const StageMark* found = nullptr;
+  for (const StageMark& m : *stages)
+    if (m.first_dispatch <= dispatch) found = &m;
+  return found ? " in stage '" + found->label + "'" : std::string();
+}
+
+std::string CommandBuffer::stages_suffix() const {
+  if (!stages || stages->empty()) return {};
+  return " (stages '" + stages->front().label + "' to '" + stages->back().label + "')";
+}
+
 bool CommandBuffer::wait_finished(std::chrono::nanoseconds timeout) {
   auto is_final = [](Status s) { return s == Status::Completed || s == Status::Failed; };
   const auto deadline = std::chrono::steady_clock::now() + timeout;

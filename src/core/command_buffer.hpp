@@ -45,6 +45,7 @@ struct CommandBuffer {
 
   const uint64_t id;
   std::string label;
+  StageMarks stages;            // optional: named dispatch ranges (CommandEncoder::set_stage_marks)
   QueueState* queue = nullptr;  // the queue outlives every buffer submitted to it
   std::vector<DispatchRecord> dispatches;
   std::vector<uint32_t> deps;
@@ -91,6 +92,10 @@ struct CommandBuffer {
   // be stopped, so the device is marked unusable first.
   [[noreturn]] void fail_overdue(std::chrono::nanoseconds timeout);
   std::string display_name() const;  // "'label'" or "#id" when unlabelled
+  // " in stage 'x'" for a dispatch inside a stage mark's range, else empty.
+  std::string stage_suffix(size_t dispatch) const;
+  // " (stages 'a' to 'z')" for a buffer with stage marks, else empty.
+  std::string stages_suffix() const;
 };
 
 // Called by a backend exactly once per submitted buffer: releases retained memory, signals or

@@ -237,6 +237,18 @@ const std::string& CommandEncoder::label() const {
   return cb_->label;
 }
 
+void CommandEncoder::set_stage_marks(StageMarks marks) {
+  ensure_not_finished("set_stage_marks");
+  if (marks)
+    for (size_t i = 1; i < marks->size(); ++i)
+      if ((*marks)[i].first_dispatch < (*marks)[i - 1].first_dispatch)
+        raise(ErrorCode::InvalidArgument,
+              "set_stage_marks on " + cb_->display_name() + ": stage '" + (*marks)[i].label +
+                  "' starts at dispatch " + std::to_string((*marks)[i].first_dispatch) +
+                  ", before stage '" + (*marks)[i - 1].label + "' (marks must not go back)");
+  cb_->stages = std::move(marks);
+}
+
 void CommandEncoder::wait_for(const Fence& fence, uint64_t value) {
   ensure_not_finished("wait_for");
   if (!fence.valid()) raise(ErrorCode::InvalidArgument, "wait_for: empty Fence");
@@ -259,6 +271,12 @@ void CommandEncoder::commit() {
   if (dev_->lost())
     raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
                                      dev_->lost_reason() + "; reopen the device");
+  if (cb_->stages && !cb_->stages->empty() &&
+      cb_->stages->back().first_dispatch >= cb_->dispatches.size())
+    raise(ErrorCode::InvalidArgument,
+          "commit of " + cb_->display_name() + ": stage '" + cb_->stages->back().label +
+              "' starts at dispatch " + std::to_string(cb_->stages->back().first_dispatch) +
+              " but the buffer holds " + std::to_string(cb_->dispatches.size()) + " dispatches");
   dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
   for (auto& t : cb_->tracked) t->begin_use();
   st_->replayed.reset();  // no more recording: what it holds is the buffer's to release

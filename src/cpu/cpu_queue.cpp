@@ -140,8 +140,9 @@ void CpuQueue::execute(CommandBuffer& cb) {
     --run.inflight;
     if (!error.empty() && !run.failed) {
       run.failed = true;
-      run.error = "command buffer " + cb.display_name() + ": kernel '" + d.def->name +
-                  "' (dispatch " + std::to_string(c.dispatch) + ") failed: " + error;
+      run.error = "command buffer " + cb.display_name() + cb.stage_suffix(c.dispatch) +
+                  ": kernel '" + d.def->name + "' (dispatch " + std::to_string(c.dispatch) +
+                  ") failed: " + error;
     }
     if (cb.profile_dispatches) {
       run.times[c.dispatch].kernel = d.kernel;

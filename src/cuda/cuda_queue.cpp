@@ -30,8 +30,8 @@ CudaFence* cuda_fence(const FenceOp& op) {
   return dynamic_cast<CudaFence*>(op.fence->backend.get());
 }
 
-std::string dispatch_name(const DispatchRecord& d, size_t i) {
-  return "kernel '" + d.def->name + "' (dispatch " + std::to_string(i) + ")";
+std::string dispatch_name(const CommandBuffer& cb, const DispatchRecord& d, size_t i) {
+  return "kernel '" + d.def->name + "' (dispatch " + std::to_string(i) + ")" + cb.stage_suffix(i);
 }
 
 double elapsed_us(cudaEvent_t a, cudaEvent_t b) {
@@ -279,16 +279,17 @@ void CudaQueue::launch_eager(CommandBuffer& cb, Inflight& f, bool profile) {
       try {
         d.def->cuda_enqueue(d.args, stream_);
       } catch (const std::exception& ex) {
-        raise(ErrorCode::KernelFault, dispatch_name(d, i) + " failed to enqueue: " + ex.what());
+        raise(ErrorCode::KernelFault, dispatch_name(cb, d, i) + " failed to enqueue: " + ex.what());
       }
-      check(cudaGetLastError(), "enqueueing " + dispatch_name(d, i), ErrorCode::KernelFault);
+      check(cudaGetLastError(), "enqueueing " + dispatch_name(cb, d, i), ErrorCode::KernelFault);
     } else {
       void* params[1] = {&d.args};
       const dim3 grid(d.launch.grid.x, d.launch.grid.y, d.launch.grid.z);
       const dim3 block(d.launch.block.x, d.launch.block.y, d.launch.block.z);
       const cudaError_t e =
           cudaLaunchKernel(d.def->cuda, grid, block, params, d.launch.shared_bytes, stream_);
-      if (e != cudaSuccess) check(e, "launching " + dispatch_name(d, i), ErrorCode::KernelFault);
+      if (e != cudaSuccess)
+        check(e, "launching " + dispatch_name(cb, d, i), ErrorCode::KernelFault);
     }
     if (profile) mark();
   }
@@ -384,8 +385,8 @@ void CudaQueue::finish(Inflight& f) {
   } else if (!error) {
     // This buffer was on the GPU when the device failed. The first such buffer of the queue
     // takes the blame; with several queues, a buffer running beside the culprit can too.
-    const std::string what =
-        "command buffer " + cb.display_name() + " failed on the GPU: " + describe(e);
+    const std::string what = "command buffer " + cb.display_name() + cb.stages_suffix() +
+                             " failed on the GPU: " + describe(e);
     if (is_sticky(e)) backend_->mark_lost(what, !fault_blamed_);
     if (!fault_blamed_) {
       fault_blamed_ = true;
