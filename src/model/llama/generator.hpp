@@ -70,7 +70,7 @@ struct DecodeFigures {
   double syncs = 0, command_buffers = 0, commits = 0, dispatches = 0;
   double fences_signalled = 0, waits_encoded = 0;
   double graph_launches = 0;  // CUDA graph launches (0 on the CPU backend or with graphs off)
-  CounterSnapshot total;  // the counters over all decode steps
+  CounterSnapshot total;      // the counters over all decode steps
 };
 
 struct GenerationResult {
