@@ -158,6 +158,7 @@ json run_json(const Run& run, size_t prompt_tokens) {
       {"cpu_us_per_token", d.cpu_us_per_token},
       {"syncs_per_token", d.syncs},
       {"command_buffers_per_token", d.command_buffers},
+      {"graph_launches_per_token", d.graph_launches},
       {"commits_per_token", d.commits},
       {"dispatches_per_token", d.dispatches},
       {"fences_per_token", d.fences_signalled},
@@ -368,14 +369,15 @@ int run_generate(const CLI::App& command, GenerateArgs& args) {
       "%.2f ms\n",
       prompt.ids.size(), r0.prefill_passes, r0.prefill_ms,
       prefill_tokens_per_s(first, prompt.ids.size()), llama::mode_name(r0.mode), first.ttft_ms);
-  print_status("\n%-9s %9s %8s %13s %7s %9s %11s %7s %6s\n", "mode", "ms/token", "tok/s",
-               "CPU us/token", "syncs", "cmd bufs", "dispatches", "fences", "stages");
+  print_status("\n%-9s %9s %8s %13s %7s %9s %9s %11s %7s %6s\n", "mode", "ms/token", "tok/s",
+               "CPU us/token", "syncs", "cmd bufs", "graphs", "dispatches", "fences", "stages");
   for (const Run& run : runs) {
     const auto& d = run.result.decode;
-    print_status("%-9s %9.3f %8.1f %13.1f %7.2f %9.2f %11.1f %7.2f %6d\n",
+    print_status("%-9s %9.3f %8.1f %13.1f %7.2f %9.2f %9.2f %11.1f %7.2f %6d\n",
                  llama::mode_name(run.result.mode), d.ms_per_token,
                  d.ms_per_token > 0 ? 1000.0 / d.ms_per_token : 0.0, d.cpu_us_per_token, d.syncs,
-                 d.command_buffers, d.dispatches, d.fences_signalled, run.result.stages_per_token);
+                 d.command_buffers, d.graph_launches, d.dispatches, d.fences_signalled,
+                 run.result.stages_per_token);
   }
   print_status("(per decode token, averaged over %d tokens)\n", r0.decode.steps);
   if (bandwidth > 0)

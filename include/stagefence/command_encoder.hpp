@@ -34,7 +34,18 @@ struct CommandBufferTimes {
   std::vector<DispatchTime> dispatches;  // with per-dispatch profiling only
 };
 
-inline constexpr std::chrono::nanoseconds kDefaultWaitTimeout = std::chrono::seconds(120);
+// A named range of one buffer's dispatches: those from `first_dispatch` up to the next mark.
+// A buffer that holds several stages (a whole decode token in one launch) keeps them visible
+// in the trace and in fault messages through these.
+struct StageMark {
+  uint32_t first_dispatch = 0;
+  std::string label;
+};
+using StageMarks = std::shared_ptr<const std::vector<StageMark>>;
+
+// A host wait's limit; unset: the device's deadline (DeviceOptions::wait_timeout, else
+// STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
+using WaitTimeout = std::optional<std::chrono::nanoseconds>;
 
 class CommandEncoder {
  public:
@@ -64,6 +75,10 @@ class CommandEncoder {
 
   void set_label(std::string_view label);
   const std::string& label() const;
+  // Names the stages of this buffer (shared, so a per-token buffer copies nothing). Marks must
+  // start in increasing order; a mark past the buffer's dispatches at commit throws
+  // InvalidArgument naming it.
+  void set_stage_marks(StageMarks marks);
 
   // The buffer waits for `fence` to reach `value` before its first dispatch runs.
   void wait_for(const Fence& fence, uint64_t value);
@@ -72,10 +87,12 @@ class CommandEncoder {
 
   void commit();  // submit without blocking; a second commit is a no-op
   // Submit (if not yet) and block until done. Throws the buffer's error (KernelFault naming the
-  // label, FencePoisoned, DeviceLost, ...) or Timeout.
-  void commit_and_wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  // label, FencePoisoned, DeviceLost, ...) or Timeout naming the label, the queue and the
+  // buffer's fences; a buffer whose work had started on the device by then cannot be stopped,
+  // so the device is marked unusable (later submissions throw DeviceLost with that reason).
+  void commit_and_wait(WaitTimeout timeout = std::nullopt);
   // Block on the committed buffer; same error contract. Throws State if nothing was committed.
-  void wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  void wait(WaitTimeout timeout = std::nullopt);
 
   bool is_committed() const;
   bool is_completed() const;

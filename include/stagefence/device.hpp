@@ -1,5 +1,6 @@
 // Device: opens one backend and owns its default queue, residency set, buffer pool and fences.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ struct DeviceInfo {
 struct DeviceOptions {
   std::optional<BackendKind> backend;  // unset: STAGEFENCE_BACKEND, then auto
   int cuda_ordinal = 0;
+  // The deadline of every host wait that names none (1 ms to a day); unset:
+  // STAGEFENCE_WAIT_TIMEOUT_MS, then 60 s. See CommandEncoder::commit_and_wait.
+  std::optional<std::chrono::milliseconds> wait_timeout;
 };
 
 class Queue {
@@ -42,8 +46,9 @@ class Queue {
   const std::string& name() const;
   uint64_t id() const;
   // Blocks until every buffer committed to this queue has completed (errors are not thrown
-  // here: each buffer reports its own at wait()).
-  void drain() const;
+  // here: each buffer reports its own at wait()), or throws the watchdog's Timeout (see
+  // CommandEncoder::commit_and_wait) once `timeout` (unset: the device's deadline) passes.
+  void drain(WaitTimeout timeout = std::nullopt) const;
   const std::shared_ptr<QueueState>& state() const { return state_; }
 
  private:
@@ -76,11 +81,13 @@ class Device {
   ResidencySet residency() const;
   KernelRegistry& kernels() const { return KernelRegistry::global(); }
 
-  // Blocks until every queue of this device is idle.
-  void synchronize() const;
+  // Blocks until every queue of this device is idle; the same deadline as Queue::drain, for
+  // all queues together.
+  void synchronize(WaitTimeout timeout = std::nullopt) const;
   // Returns cached pool memory to the backend.
   void trim_pool() const;
-  // True after an unrecoverable device error; every later submission throws DeviceLost.
+  // True after an unrecoverable device error, or after a host wait's deadline passed while work
+  // that cannot be stopped ran on the device; every later submission throws DeviceLost.
   bool lost() const;
   std::string lost_reason() const;
 

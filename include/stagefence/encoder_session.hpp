@@ -33,16 +33,16 @@ class EncoderSession {
                 std::optional<Launch> launch = std::nullopt);
   void barrier();
 
-  void begin_stage(std::string_view label);  // stores the label only
-  void commit_stage();                       // non-blocking, no fence; Drained
-  void commit_and_wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);  // Drained
+  void begin_stage(std::string_view label);                  // stores the label only
+  void commit_stage();                                       // non-blocking, no fence; Drained
+  void commit_and_wait(WaitTimeout timeout = std::nullopt);  // Drained
   // Signal fence value N+1 at the end of this buffer and commit it non-blocking; N := N+1.
   void fence_stage(std::optional<std::string_view> label = std::nullopt);
   // From Drained/Fenced: a new buffer on the same queue, waiting for value N if fenced.
   // From Empty/Encoding: no-op.
   void reset_for_next_stage();
   // Blocks on the most recently committed buffer (e.g. the last fenced stage).
-  void wait(std::chrono::nanoseconds timeout = kDefaultWaitTimeout);
+  void wait(WaitTimeout timeout = std::nullopt);
 
   bool add_to_residency_set(const Buffer& buffer) const;
   bool remove_from_residency_set(const Buffer& buffer) const;

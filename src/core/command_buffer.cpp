@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/counters_internal.hpp"
+#include "core/device_core.hpp"
+#include "core/host_spin.hpp"
 
 namespace stagefence {
 
@@ -72,17 +74,61 @@ std::string CommandBuffer::display_name() const {
   return label.empty() ? "#" + std::to_string(id) : "'" + label + "'";
 }
 
-void CommandBuffer::wait_or_throw(std::chrono::nanoseconds timeout) {
+std::string CommandBuffer::stage_suffix(size_t dispatch) const {
+  if (!stages) return {};
+  const StageMark* found = nullptr;
+  for (const StageMark& m : *stages)
+    if (m.first_dispatch <= dispatch) found = &m;
+  return found ? " in stage '" + found->label + "'" : std::string();
+}
+
+std::string CommandBuffer::stages_suffix() const {
+  if (!stages || stages->empty()) return {};
+  return " (stages '" + stages->front().label + "' to '" + stages->back().label + "')";
+}
+
+bool CommandBuffer::wait_finished(std::chrono::nanoseconds timeout) {
+  auto is_final = [](Status s) { return s == Status::Completed || s == Status::Failed; };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (spin_for([&] { return is_final(status.load(std::memory_order_acquire)); },
+               std::min(timeout, host_spin_window())))
+    return true;
   std::unique_lock<std::mutex> lock(mu);
-  const bool done = cv.wait_for(
-      lock, timeout, [&] { return status == Status::Completed || status == Status::Failed; });
-  if (!done)
-    raise(
-        ErrorCode::Timeout,
-        "command buffer " + display_name() + " did not complete within " +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
-            " ms");
+  return cv.wait_until(lock, deadline, [&] { return is_final(status); });
+}
+
+void CommandBuffer::wait_or_throw(std::optional<std::chrono::nanoseconds> timeout) {
+  const std::chrono::nanoseconds limit =
+      timeout ? *timeout : (queue ? queue->watchdog->deadline() : Watchdog::kDefaultDeadline);
+  if (!wait_finished(limit)) fail_overdue(limit);
+  std::lock_guard<std::mutex> lock(mu);
   if (status == Status::Failed) throw Error(error_code, error);
+}
+
+void CommandBuffer::fail_overdue(std::chrono::nanoseconds timeout) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  std::string what = "command buffer " + display_name();
+  if (queue) what += " on queue '" + queue->name + "'";
+  what += " did not complete within " + std::to_string(ms) + " ms";
+  auto fence_list = [](const std::vector<FenceOp>& ops) {
+    std::string out;
+    for (const FenceOp& op : ops)
+      out += (out.empty() ? "" : ", ") + std::string("fence '") + op.fence->name + "' value " +
+             std::to_string(op.value) + " (now at " + std::to_string(op.fence->value()) + ")";
+    return out;
+  };
+  if (!waits.empty()) what += "; it waits for " + fence_list(waits);
+  if (!signals.empty()) what += "; it signals " + fence_list(signals);
+  if (started.load(std::memory_order_acquire)) {
+    what += "; its work is running on the device and cannot be stopped";
+    if (queue) {
+      queue->watchdog->mark_unusable("the watchdog found " + what);
+      what += ", so the device is now unusable";
+    }
+  } else {
+    what += "; it has not started (its fence waits are not satisfied)";
+  }
+  raise(ErrorCode::Timeout, what);
 }
 
 void complete_command_buffer(CommandBuffer& cb, std::optional<Error> error,

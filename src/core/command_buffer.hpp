@@ -45,6 +45,7 @@ struct CommandBuffer {
 
   const uint64_t id;
   std::string label;
+  StageMarks stages;            // optional: named dispatch ranges (CommandEncoder::set_stage_marks)
   QueueState* queue = nullptr;  // the queue outlives every buffer submitted to it
   std::vector<DispatchRecord> dispatches;
   std::vector<uint32_t> deps;
@@ -69,6 +70,9 @@ struct CommandBuffer {
   mutable std::mutex mu;
   std::condition_variable cv;
   std::atomic<Status> status{Status::Recording};  // written under mu, read anywhere
+  // Set by the backend once the buffer's fence waits are satisfied (or encoded on the device)
+  // and its work is handed to the device: from then on it cannot be taken back.
+  std::atomic<bool> started{false};
   ErrorCode error_code = ErrorCode::Internal;
   std::string error;
   CommandBufferTimes times;
@@ -77,9 +81,21 @@ struct CommandBuffer {
   std::shared_ptr<void> backend_state;
 
   bool finished() const;  // Completed or Failed (takes mu)
-  // Blocks until finished; throws the buffer's error or Timeout.
-  void wait_or_throw(std::chrono::nanoseconds timeout);
+  // Spins briefly (host_spin_window), then blocks until finished or `timeout` passes; false
+  // when it passed.
+  bool wait_finished(std::chrono::nanoseconds timeout);
+  // Blocks until finished; throws the buffer's error, or the watchdog's Timeout once `timeout`
+  // (unset: the device's deadline) passes.
+  void wait_or_throw(std::optional<std::chrono::nanoseconds> timeout);
+  // The watchdog's verdict on a wait that ran out of `timeout`: a Timeout naming the buffer,
+  // its queue and its fences with their values. A buffer already started on the device cannot
+  // be stopped, so the device is marked unusable first.
+  [[noreturn]] void fail_overdue(std::chrono::nanoseconds timeout);
   std::string display_name() const;  // "'label'" or "#id" when unlabelled
+  // " in stage 'x'" for a dispatch inside a stage mark's range, else empty.
+  std::string stage_suffix(size_t dispatch) const;
+  // " (stages 'a' to 'z')" for a buffer with stage marks, else empty.
+  std::string stages_suffix() const;
 };
 
 // Called by a backend exactly once per submitted buffer: releases retained memory, signals or

@@ -237,6 +237,18 @@ const std::string& CommandEncoder::label() const {
   return cb_->label;
 }
 
+void CommandEncoder::set_stage_marks(StageMarks marks) {
+  ensure_not_finished("set_stage_marks");
+  if (marks)
+    for (size_t i = 1; i < marks->size(); ++i)
+      if ((*marks)[i].first_dispatch < (*marks)[i - 1].first_dispatch)
+        raise(ErrorCode::InvalidArgument,
+              "set_stage_marks on " + cb_->display_name() + ": stage '" + (*marks)[i].label +
+                  "' starts at dispatch " + std::to_string((*marks)[i].first_dispatch) +
+                  ", before stage '" + (*marks)[i - 1].label + "' (marks must not go back)");
+  cb_->stages = std::move(marks);
+}
+
 void CommandEncoder::wait_for(const Fence& fence, uint64_t value) {
   ensure_not_finished("wait_for");
   if (!fence.valid()) raise(ErrorCode::InvalidArgument, "wait_for: empty Fence");
@@ -256,9 +268,15 @@ void CommandEncoder::commit() {
   if (st_->capturing)
     raise(ErrorCode::State,
           "commit of " + cb_->display_name() + " while capturing; end_capture() first");
-  if (dev_->backend->lost())
+  if (dev_->lost())
     raise(ErrorCode::DeviceLost, "cannot submit " + cb_->display_name() + ": " +
-                                     dev_->backend->lost_reason() + "; reopen the device");
+                                     dev_->lost_reason() + "; reopen the device");
+  if (cb_->stages && !cb_->stages->empty() &&
+      cb_->stages->back().first_dispatch >= cb_->dispatches.size())
+    raise(ErrorCode::InvalidArgument,
+          "commit of " + cb_->display_name() + ": stage '" + cb_->stages->back().label +
+              "' starts at dispatch " + std::to_string(cb_->stages->back().first_dispatch) +
+              " but the buffer holds " + std::to_string(cb_->dispatches.size()) + " dispatches");
   dev_->residency->flush();  // may throw BudgetExceeded: the buffer stays uncommitted
   for (auto& t : cb_->tracked) t->begin_use();
   st_->replayed.reset();  // no more recording: what it holds is the buffer's to release
@@ -273,15 +291,16 @@ void CommandEncoder::commit() {
     detail::NvtxRange range(cb_->label.empty() ? "stagefence commit" : cb_->label.c_str());
     queue_->impl->submit(cb_);
   }
+  queue_->note_submitted(cb_);
 }
 
-void CommandEncoder::commit_and_wait(std::chrono::nanoseconds timeout) {
+void CommandEncoder::commit_and_wait(WaitTimeout timeout) {
   commit();
   detail::bump(detail::counters().syncs);
   cb_->wait_or_throw(timeout);
 }
 
-void CommandEncoder::wait(std::chrono::nanoseconds timeout) {
+void CommandEncoder::wait(WaitTimeout timeout) {
   if (cb_->status == CommandBuffer::Status::Recording)
     raise(ErrorCode::State,
           "wait on command buffer " + cb_->display_name() + " that was never committed");

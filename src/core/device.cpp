@@ -6,6 +6,8 @@
 #include "core/command_buffer.hpp"
 #include "core/device_core.hpp"
 #include "core/fence_state.hpp"
+#include "core/host_spin.hpp"
+#include "core/watchdog.hpp"
 #include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 
@@ -15,33 +17,62 @@ namespace {
 std::atomic<uint64_t> g_next_queue_id{1};
 }
 
-QueueState::QueueState(std::shared_ptr<Backend> b, std::string n)
-    : id(g_next_queue_id.fetch_add(1)), name(std::move(n)), backend(std::move(b)) {
+QueueState::QueueState(std::shared_ptr<Backend> b, std::shared_ptr<Watchdog> w, std::string n)
+    : id(g_next_queue_id.fetch_add(1)),
+      name(std::move(n)),
+      backend(std::move(b)),
+      watchdog(std::move(w)) {
   impl = backend->create_queue(name);
 }
 
-QueueState::~QueueState() { impl.reset(); }
+QueueState::~QueueState() {
+  impl.reset();
+}
+
+void QueueState::note_submitted(const std::shared_ptr<CommandBuffer>& cb) {
+  std::lock_guard<std::mutex> lock(last_mu_);
+  last_ = cb;
+}
+
+void QueueState::drain_within(std::chrono::nanoseconds timeout) {
+  std::shared_ptr<CommandBuffer> last;
+  {
+    std::lock_guard<std::mutex> lock(last_mu_);
+    last = last_.lock();
+  }
+  if (last && !last->wait_finished(timeout)) last->fail_overdue(timeout);
+  impl->drain();  // the buffer has finished: this returns once the backend is idle
+}
 
 std::shared_ptr<QueueState> DeviceCore::make_queue(const std::string& name) {
-  auto q = std::make_shared<QueueState>(backend, name);
+  auto q = std::make_shared<QueueState>(backend, watchdog, name);
   std::lock_guard<std::mutex> lock(queues_mu);
   std::erase_if(queues, [](const std::weak_ptr<QueueState>& w) { return w.expired(); });
   queues.push_back(q);
   return q;
 }
 
-const std::string& Queue::name() const { return state_->name; }
-uint64_t Queue::id() const { return state_->id; }
-void Queue::drain() const { state_->impl->drain(); }
+const std::string& Queue::name() const {
+  return state_->name;
+}
+uint64_t Queue::id() const {
+  return state_->id;
+}
+void Queue::drain(WaitTimeout timeout) const {
+  state_->drain_within(timeout ? *timeout : state_->watchdog->deadline());
+}
 
 static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std::string* reason) {
   std::optional<BackendKind> wanted = options.backend;
   if (!wanted) {
     const std::string b = env::backend();
-    if (b == "cpu") wanted = BackendKind::Cpu;
-    else if (b == "cuda") wanted = BackendKind::Cuda;
+    if (b == "cpu")
+      wanted = BackendKind::Cpu;
+    else if (b == "cuda")
+      wanted = BackendKind::Cuda;
     else if (b != "auto")
-      raise(ErrorCode::InvalidArgument, "STAGEFENCE_BACKEND='" + b + "': expected auto, cpu or cuda");
+      raise(ErrorCode::InvalidArgument,
+            "STAGEFENCE_BACKEND='" + b + "': expected auto, cpu or cuda");
     if (wanted) *reason = "STAGEFENCE_BACKEND=" + b;
   } else {
     *reason = std::string("requested ") + backend_name(*wanted);
@@ -54,7 +85,8 @@ static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std
     if (!wanted) *reason = "auto: a CUDA GPU is present";
     return cuda;
   }
-  if (wanted == BackendKind::Cuda) raise(ErrorCode::Unsupported, "CUDA backend unavailable: " + why_not);
+  if (wanted == BackendKind::Cuda)
+    raise(ErrorCode::Unsupported, "CUDA backend unavailable: " + why_not);
   *reason = "auto: no usable CUDA GPU (" + why_not + ")";
 #else
   if (wanted == BackendKind::Cuda)
@@ -68,7 +100,11 @@ Device Device::open(DeviceOptions options) {
   register_builtin_kernels();
   std::string reason;
   auto core = std::make_shared<DeviceCore>();
+  const auto deadline =
+      resolve_wait_deadline(options.wait_timeout ? &*options.wait_timeout : nullptr);
+  host_spin_window();  // a bad STAGEFENCE_WAIT_SPIN_US fails here, not at the first wait
   core->backend = choose_backend(options, &reason);
+  core->watchdog = std::make_shared<Watchdog>(deadline);
   core->backend->info().backend_reason = reason;
   core->pool = std::make_shared<BufferPool>(core->backend);
   core->residency = std::make_shared<ResidencyState>(!env::no_residency(), core->backend.get());
@@ -80,13 +116,17 @@ Device Device::open(DeviceOptions options) {
 Device::Device(std::shared_ptr<DeviceCore> core)
     : core_(std::move(core)), default_queue_(std::make_shared<Queue>(core_->default_queue)) {}
 
-BackendKind Device::backend() const { return core_->kind(); }
-const DeviceInfo& Device::info() const { return core_->backend->info(); }
+BackendKind Device::backend() const {
+  return core_->kind();
+}
+const DeviceInfo& Device::info() const {
+  return core_->backend->info();
+}
 
 Buffer Device::alloc(uint64_t bytes) {
   if (bytes == 0) raise(ErrorCode::InvalidArgument, "alloc of zero bytes");
-  if (core_->backend->lost())
-    raise(ErrorCode::DeviceLost, "alloc on a lost device: " + core_->backend->lost_reason());
+  if (core_->lost())
+    raise(ErrorCode::DeviceLost, "alloc on a lost device: " + core_->lost_reason());
   auto a = std::make_shared<Allocation>(core_->pool, core_->residency, bytes);
 #ifndef NDEBUG
   if (core_->unretained) a->tracker = std::make_shared<InflightTracker>();
@@ -104,8 +144,12 @@ Buffer Device::alloc(DType dtype, std::vector<int64_t> shape) {
   return alloc(dtype_bytes(dtype, elems)).as(dtype, std::move(shape));
 }
 
-CommandEncoder Device::command_encoder() { return CommandEncoder(core_, core_->default_queue); }
-CommandEncoder Device::command_encoder(const Queue& queue) { return CommandEncoder(core_, queue.state()); }
+CommandEncoder Device::command_encoder() {
+  return CommandEncoder(core_, core_->default_queue);
+}
+CommandEncoder Device::command_encoder(const Queue& queue) {
+  return CommandEncoder(core_, queue.state());
+}
 
 std::optional<EncoderSession> Device::encoder_session() {
   if (!env::encoder_session_enabled()) return std::nullopt;
@@ -117,8 +161,12 @@ std::optional<EncoderSession> Device::encoder_session(const Queue& queue) {
   return EncoderSession(command_encoder(queue), core_);
 }
 
-const Queue& Device::default_queue() const { return *default_queue_; }
-Queue Device::new_queue(const std::string& name) { return Queue(core_->make_queue(name)); }
+const Queue& Device::default_queue() const {
+  return *default_queue_;
+}
+Queue Device::new_queue(const std::string& name) {
+  return Queue(core_->make_queue(name));
+}
 
 std::shared_ptr<FenceState> DeviceCore::make_fence(const std::string& name) {
   auto state = std::make_shared<FenceState>(name);
@@ -126,22 +174,39 @@ std::shared_ptr<FenceState> DeviceCore::make_fence(const std::string& name) {
   return state;
 }
 
-Fence Device::new_fence(const std::string& name) { return Fence(core_->make_fence(name)); }
+Fence Device::new_fence(const std::string& name) {
+  return Fence(core_->make_fence(name));
+}
 
-ResidencySet Device::residency() const { return ResidencySet(core_->residency); }
+ResidencySet Device::residency() const {
+  return ResidencySet(core_->residency);
+}
 
-void Device::synchronize() const {
+void Device::synchronize(WaitTimeout timeout) const {
   std::vector<std::shared_ptr<QueueState>> live;
   {
     std::lock_guard<std::mutex> lock(core_->queues_mu);
     for (auto& w : core_->queues)
       if (auto q = w.lock()) live.push_back(std::move(q));
   }
-  for (auto& q : live) q->impl->drain();
+  // One deadline for all queues: each gets what is left of it.
+  const auto deadline =
+      std::chrono::steady_clock::now() + (timeout ? *timeout : core_->watchdog->deadline());
+  for (auto& q : live) {
+    const auto left = std::max(deadline - std::chrono::steady_clock::now(),
+                               std::chrono::steady_clock::duration::zero());
+    q->drain_within(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+  }
 }
 
-void Device::trim_pool() const { core_->pool->trim(); }
-bool Device::lost() const { return core_->backend->lost(); }
-std::string Device::lost_reason() const { return core_->backend->lost_reason(); }
+void Device::trim_pool() const {
+  core_->pool->trim();
+}
+bool Device::lost() const {
+  return core_->lost();
+}
+std::string Device::lost_reason() const {
+  return core_->lost_reason();
+}
 
 }  // namespace stagefence

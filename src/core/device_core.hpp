@@ -10,28 +10,49 @@
 #include "core/backend.hpp"
 #include "core/fence_state.hpp"
 #include "core/residency_state.hpp"
+#include "core/watchdog.hpp"
 
 namespace stagefence {
 
+struct CommandBuffer;
+
 struct QueueState {
-  QueueState(std::shared_ptr<Backend> backend, std::string name);
+  QueueState(std::shared_ptr<Backend> backend, std::shared_ptr<Watchdog> watchdog,
+             std::string name);
   ~QueueState();  // drains committed work first
   const uint64_t id;
   const std::string name;
   std::shared_ptr<Backend> backend;
+  std::shared_ptr<Watchdog> watchdog;  // the device's
   std::unique_ptr<QueueImpl> impl;
+
+  // The last buffer committed here: the queue is drained once it has finished (queues complete
+  // their buffers in commit order). Expired when the backend let go of it, i.e. it finished.
+  void note_submitted(const std::shared_ptr<CommandBuffer>& cb);
+  // Blocks until everything committed so far has finished, or throws the watchdog's Timeout.
+  void drain_within(std::chrono::nanoseconds timeout);
+
+ private:
+  std::mutex last_mu_;
+  std::weak_ptr<CommandBuffer> last_;
 };
 
 struct DeviceCore {
   std::shared_ptr<Backend> backend;
   std::shared_ptr<BufferPool> pool;
   std::shared_ptr<ResidencyState> residency;
+  std::shared_ptr<Watchdog> watchdog;
   std::shared_ptr<QueueState> default_queue;
   std::mutex queues_mu;
   std::vector<std::weak_ptr<QueueState>> queues;
   bool unretained = false;
 
   BackendKind kind() const { return backend->kind(); }
+  // Lost (the backend says so) or unusable (a watchdog timeout left a kernel running).
+  bool lost() const { return backend->lost() || watchdog->unusable(); }
+  std::string lost_reason() const {
+    return backend->lost() ? backend->lost_reason() : watchdog->reason();
+  }
   std::shared_ptr<QueueState> make_queue(const std::string& name);
   std::shared_ptr<FenceState> make_fence(const std::string& name);
 };

@@ -8,10 +8,14 @@ namespace stagefence {
 
 const char* session_state_name(SessionState s) {
   switch (s) {
-    case SessionState::Empty: return "Empty";
-    case SessionState::Encoding: return "Encoding";
-    case SessionState::Drained: return "Drained";
-    case SessionState::Fenced: return "Fenced";
+    case SessionState::Empty:
+      return "Empty";
+    case SessionState::Encoding:
+      return "Encoding";
+    case SessionState::Drained:
+      return "Drained";
+    case SessionState::Fenced:
+      return "Fenced";
   }
   return "?";
 }
@@ -19,7 +23,9 @@ const char* session_state_name(SessionState s) {
 EncoderSession::EncoderSession(CommandEncoder encoder, std::shared_ptr<DeviceCore> device)
     : enc_(std::move(encoder)), dev_(std::move(device)) {}
 
-CommandEncoder& EncoderSession::encoder() { return enc_; }
+CommandEncoder& EncoderSession::encoder() {
+  return enc_;
+}
 
 void EncoderSession::dispatch(KernelId kernel, std::initializer_list<Binding> bindings,
                               std::initializer_list<Scalar> scalars, std::optional<Launch> launch) {
@@ -31,9 +37,13 @@ void EncoderSession::dispatch(std::string_view kernel, std::initializer_list<Bin
   enc_.dispatch(kernel, bindings, scalars, launch);
 }
 
-void EncoderSession::barrier() { enc_.barrier(); }
+void EncoderSession::barrier() {
+  enc_.barrier();
+}
 
-void EncoderSession::begin_stage(std::string_view label) { label_ = std::string(label); }
+void EncoderSession::begin_stage(std::string_view label) {
+  label_ = std::string(label);
+}
 
 void EncoderSession::apply_label() {
   if (!label_.empty()) enc_.set_label(label_);
@@ -47,7 +57,7 @@ void EncoderSession::commit_stage() {
   fence_pending_ = false;
 }
 
-void EncoderSession::commit_and_wait(std::chrono::nanoseconds timeout) {
+void EncoderSession::commit_and_wait(WaitTimeout timeout) {
   if (drained_) return;
   apply_label();
   enc_.commit();
@@ -86,7 +96,9 @@ void EncoderSession::reset_for_next_stage() {
   label_.clear();
 }
 
-void EncoderSession::wait(std::chrono::nanoseconds timeout) { enc_.wait(timeout); }
+void EncoderSession::wait(WaitTimeout timeout) {
+  enc_.wait(timeout);
+}
 
 bool EncoderSession::add_to_residency_set(const Buffer& buffer) const {
   return ResidencySet(dev_->residency).add(buffer);

@@ -29,6 +29,9 @@ constexpr FlagDoc kFlags[] = {
     {"STAGEFENCE_PROFILE_DISPATCHES", "0", "1 records GPU time per dispatch (serialises work)"},
     {"STAGEFENCE_CPU_WORKERS", "hardware threads (min 2)", "worker threads of the CPU backend"},
     {"STAGEFENCE_NCCL_LIBRARY", "libnccl.so.2", "the NCCL library CUDA communicators load"},
+    {"STAGEFENCE_WAIT_TIMEOUT_MS", "60000",
+     "deadline of host waits that name none; past it a running buffer makes the device unusable"},
+    {"STAGEFENCE_WAIT_SPIN_US", "50", "how long a host wait spins before it sleeps (0 disables)"},
 };
 }  // namespace
 

@@ -255,6 +255,7 @@ void trace_executed(const CommandBuffer& cb, std::chrono::steady_clock::time_poi
                      ",\"dispatches\":" + std::to_string(cb.dispatches.size()) +
                      ",\"status\":" + json_quote(error ? "failed" : "completed");
   if (error) args += ",\"error\":" + json_quote(*error);
+  if (cb.stages) args += ",\"stages\":" + std::to_string(cb.stages->size());
 
   trace::Recorder& r = trace::recorder();
   std::lock_guard<std::mutex> lock(r.mu);
@@ -301,6 +302,23 @@ void trace_executed(const CommandBuffer& cb, std::chrono::steady_clock::time_poi
                         d_end - d_begin, kernels.def(d.kernel).name, "dispatch",
                         "\"buffer\":" + std::to_string(cb.id) + ",\"label\":" + json_quote(name) +
                             ",\"dispatch\":" + std::to_string(i)});
+  }
+  if (!cb.stages) return;
+  // A buffer holding several stages: each stage's span on the queue's track, inside the
+  // buffer's, from its first dispatch's start to its last one's end.
+  for (size_t k = 0; k < cb.stages->size(); ++k) {
+    const StageMark& m = (*cb.stages)[k];
+    const size_t stop =
+        k + 1 < cb.stages->size() ? (*cb.stages)[k + 1].first_dispatch : times->dispatches.size();
+    int64_t s_begin = end, s_end = begin;
+    for (size_t i = m.first_dispatch; i < std::min(stop, times->dispatches.size()); ++i) {
+      s_begin = std::min(s_begin, std::min(end, begin + ns(times->dispatches[i].start_us)));
+      s_end = std::max(s_end, std::clamp(begin + ns(times->dispatches[i].end_us), begin, end));
+    }
+    if (s_end < s_begin) continue;  // no timed dispatch in this stage
+    r.events.push_back({'X', trace::kDevicePid, queue_id, s_begin, s_end - s_begin, m.label,
+                        "stage",
+                        "\"buffer\":" + std::to_string(cb.id) + ",\"label\":" + json_quote(name)});
   }
 }
 

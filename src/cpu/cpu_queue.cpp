@@ -112,6 +112,7 @@ void CpuQueue::execute(CommandBuffer& cb) {
     }
     return;
   }
+  cb.started.store(true, std::memory_order_release);  // from here on it runs to its end
 
   const auto start = Clock::now();
   const size_t n = cb.dispatches.size();
@@ -146,8 +147,9 @@ void CpuQueue::execute(CommandBuffer& cb) {
     std::lock_guard<std::mutex> lock(run.mu);
     if (!error.empty() && !run.failed) {
       run.failed = true;
-      run.error = "command buffer " + cb.display_name() + ": kernel '" + d.def->name +
-                  "' (dispatch " + std::to_string(c.dispatch) + ") failed: " + error;
+      run.error = "command buffer " + cb.display_name() + cb.stage_suffix(c.dispatch) +
+                  ": kernel '" + d.def->name + "' (dispatch " + std::to_string(c.dispatch) +
+                  ") failed: " + error;
     }
     if (cb.profile_dispatches) {
       auto& dt = run.times[c.dispatch];

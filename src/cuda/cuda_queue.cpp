@@ -6,6 +6,7 @@
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
 #include "core/fence_state.hpp"
+#include "core/host_spin.hpp"
 #include "core/nvtx_range.hpp"
 #include "cuda/cuda_error.hpp"
 #include "cuda/cuda_fence.hpp"
@@ -29,8 +30,8 @@ CudaFence* cuda_fence(const FenceOp& op) {
   return dynamic_cast<CudaFence*>(op.fence->backend.get());
 }
 
-std::string dispatch_name(const DispatchRecord& d, size_t i) {
-  return "kernel '" + d.def->name + "' (dispatch " + std::to_string(i) + ")";
+std::string dispatch_name(const CommandBuffer& cb, const DispatchRecord& d, size_t i) {
+  return "kernel '" + d.def->name + "' (dispatch " + std::to_string(i) + ")" + cb.stage_suffix(i);
 }
 
 double elapsed_us(cudaEvent_t a, cudaEvent_t b) {
@@ -83,6 +84,7 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> cb) {
       if (CudaFence* f = cuda_fence(s)) f->promise(s.value, id_, seq);
     pending_.emplace_back(std::move(cb), seq);
     ++outstanding_;
+    submitted_seq_.store(seq, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -94,9 +96,13 @@ void CudaQueue::drain() {
 
 void CudaQueue::submit_loop() {
   backend_->bind();
+  uint64_t taken = 0;
   for (;;) {
     std::shared_ptr<CommandBuffer> cb;
     uint64_t seq = 0;
+    // A commit that follows soon (the next stage, the next token) is taken without a wake-up.
+    spin_for([&] { return submitted_seq_.load(std::memory_order_acquire) > taken; },
+             host_spin_window());
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
@@ -105,10 +111,12 @@ void CudaQueue::submit_loop() {
       seq = pending_.front().second;
       pending_.pop_front();
     }
+    taken = seq;
     Inflight f = process(std::move(cb), seq);
     {
       std::lock_guard<std::mutex> lock(mu_);
       inflight_.push_back(std::move(f));
+      processed_seq_.store(seq, std::memory_order_release);
     }
     cv_.notify_all();
   }
@@ -121,8 +129,11 @@ void CudaQueue::submit_loop() {
 
 void CudaQueue::completion_loop() {
   backend_->bind();
+  uint64_t finished = 0;
   for (;;) {
     Inflight f;
+    spin_for([&] { return processed_seq_.load(std::memory_order_acquire) > finished; },
+             host_spin_window());
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return submit_done_ || !inflight_.empty(); });
@@ -130,6 +141,7 @@ void CudaQueue::completion_loop() {
       f = std::move(inflight_.front());
       inflight_.pop_front();
     }
+    finished = f.seq;
     finish(f);
     recycle(f);
     f.cb.reset();
@@ -159,7 +171,10 @@ CudaQueue::Inflight CudaQueue::process(std::shared_ptr<CommandBuffer> cb_ptr, ui
   };
   try {
     f.error = encode_waits(cb, f);
-    if (!f.error) launch_work(cb, f);
+    if (!f.error) {
+      cb.started.store(true, std::memory_order_release);  // the stream owns it from here on
+      launch_work(cb, f);
+    }
   } catch (const Error& e) {
     record_failure(e);
   }
@@ -264,16 +279,17 @@ void CudaQueue::launch_eager(CommandBuffer& cb, Inflight& f, bool profile) {
       try {
         d.def->cuda_enqueue(d.args, stream_);
       } catch (const std::exception& ex) {
-        raise(ErrorCode::KernelFault, dispatch_name(d, i) + " failed to enqueue: " + ex.what());
+        raise(ErrorCode::KernelFault, dispatch_name(cb, d, i) + " failed to enqueue: " + ex.what());
       }
-      check(cudaGetLastError(), "enqueueing " + dispatch_name(d, i), ErrorCode::KernelFault);
+      check(cudaGetLastError(), "enqueueing " + dispatch_name(cb, d, i), ErrorCode::KernelFault);
     } else {
       void* params[1] = {&d.args};
       const dim3 grid(d.launch.grid.x, d.launch.grid.y, d.launch.grid.z);
       const dim3 block(d.launch.block.x, d.launch.block.y, d.launch.block.z);
       const cudaError_t e =
           cudaLaunchKernel(d.def->cuda, grid, block, params, d.launch.shared_bytes, stream_);
-      if (e != cudaSuccess) check(e, "launching " + dispatch_name(d, i), ErrorCode::KernelFault);
+      if (e != cudaSuccess)
+        check(e, "launching " + dispatch_name(cb, d, i), ErrorCode::KernelFault);
     }
     if (profile) mark();
   }
@@ -311,7 +327,8 @@ void CudaQueue::append_signals_and_marker(CommandBuffer& cb, Inflight& f) {
   }
   flush();
   for (const FenceOp& s : cb.signals)
-    if (CudaFence* cf = cuda_fence(s); cf && cf->kind() == FenceKind::Memop) cf->mark_enqueued(s.value);
+    if (CudaFence* cf = cuda_fence(s); cf && cf->kind() == FenceKind::Memop)
+      cf->mark_enqueued(s.value);
   f.done = backend_->sync_events().acquire();
   check(cudaEventRecord(f.done, stream_), "cudaEventRecord (completion)");
 }
@@ -368,8 +385,8 @@ void CudaQueue::finish(Inflight& f) {
   } else if (!error) {
     // This buffer was on the GPU when the device failed. The first such buffer of the queue
     // takes the blame; with several queues, a buffer running beside the culprit can too.
-    const std::string what =
-        "command buffer " + cb.display_name() + " failed on the GPU: " + describe(e);
+    const std::string what = "command buffer " + cb.display_name() + cb.stages_suffix() +
+                             " failed on the GPU: " + describe(e);
     if (is_sticky(e)) backend_->mark_lost(what, !fault_blamed_);
     if (!fault_blamed_) {
       fault_blamed_ = true;

@@ -81,6 +81,9 @@ class CudaQueue final : public QueueImpl {
   std::deque<std::pair<std::shared_ptr<CommandBuffer>, uint64_t>> pending_;
   std::deque<Inflight> inflight_;
   uint64_t next_seq_ = 0;
+  // Mirrors of next_seq_ and of the last sequence number moved to inflight_, read without the
+  // lock by the two threads' bounded spins before they sleep (core/host_spin.hpp).
+  std::atomic<uint64_t> submitted_seq_{0}, processed_seq_{0};
   uint64_t outstanding_ = 0;  // submitted and not yet completed
   bool stop_ = false;
   bool submit_done_ = false;

@@ -63,14 +63,20 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
         ASSERT_EQ(d.steps, kTokens - 1);
         const uint64_t n = uint64_t(d.steps);
         const bool blocking = mode == llama::SubmissionMode::Blocking;
-        const bool single = mode == llama::SubmissionMode::Single;
+        // One launch per token: single records the token into one buffer, replay replays the
+        // captured token (its stages joined by barriers) into one.
+        const bool one_launch =
+            mode == llama::SubmissionMode::Single || mode == llama::SubmissionMode::Replay;
         // Syncs: one per stage when blocking, else one per token (the head's).
         EXPECT_EQ(d.total.syncs, n * (blocking ? stages : 1));
-        // Command buffers: one per token in single mode, else one per stage.
-        EXPECT_EQ(d.total.command_buffers, n * (single ? 1 : stages));
+        // Command buffers: one per token in the one-launch modes, else one per stage.
+        EXPECT_EQ(d.total.command_buffers, n * (one_launch ? 1 : stages));
         EXPECT_EQ(d.total.commits, d.total.command_buffers);
-        // Fenced modes chain stages with one signal and one wait between neighbours.
-        const uint64_t fenced = blocking || single ? 0 : stages - 1;
+        // On a GPU with graphs each command buffer is one graph launch: one per token when
+        // one_launch.
+        if (dev_->info().graphs) EXPECT_EQ(d.total.graph_launches, d.total.command_buffers);
+        // Session chains stages with one signal and one wait between neighbours.
+        const uint64_t fenced = mode == llama::SubmissionMode::Session ? stages - 1 : 0;
         EXPECT_EQ(d.total.fences_signalled, n * fenced);
         EXPECT_EQ(d.total.waits_encoded, n * fenced);
         // Same dispatches every token, whatever the grouping: embed; per layer 4 for attention

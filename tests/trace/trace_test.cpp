@@ -297,6 +297,60 @@ TEST_F(TraceExport, FencedPipelineAcrossTwoQueues) {
   expect_no_overlap(t.spans_on(kHostPid, host_tid, "encode"), "encoding thread");
 }
 
+// A buffer holding several stages (one launch per token) shows each stage as its own span on
+// the queue's track, inside the buffer's span and in stage order, covering its dispatches.
+TEST_F(TraceExport, StageMarksBecomeStageSpansInsideTheirBuffer) {
+  const ScopedEnv profile("STAGEFENCE_PROFILE_DISPATCHES", "1");
+  auto dev = sf::Device::open({sf::BackendKind::Cpu});
+  const size_t n = 20000;
+  const auto x = random_floats(n, 31), b = random_floats(n, 32);
+  auto bx = upload(dev, x), bb = upload(dev, b);
+  auto y = poisoned(dev, n), z = poisoned(dev, n), w = poisoned(dev, n);
+
+  sf::trace::start();
+  auto enc = dev.command_encoder();
+  enc.set_label("token");
+  axpb(enc, bx, bb, 0.5f, y);
+  enc.barrier();
+  axpb(enc, y, bb, 2.0f, z);
+  axpb(enc, y, bx, -1.0f, w);
+  enc.barrier();
+  axpb(enc, z, w, 1.5f, y);
+  enc.set_stage_marks(std::make_shared<std::vector<sf::StageMark>>(
+      std::vector<sf::StageMark>{{0, "embed"}, {1, "layer.0"}, {3, "head"}}));
+  enc.commit_and_wait();
+  const ParsedTrace t = parse_trace(sf::trace::stop());
+
+  const auto got = y.to_vector<float>();
+  for (size_t k = 0; k < n; k += 97) {
+    const double y0 = 0.5 * x[k] + b[k];
+    ASSERT_NEAR(got[k], 1.5 * (2.0 * y0 + b[k]) + (-y0 + x[k]), 1e-4);
+  }
+  const uint64_t q = dev.default_queue().id();
+  const std::vector<Span> stages = t.spans_on(kDevicePid, q, "stage");
+  ASSERT_EQ(stages.size(), 3u);
+  EXPECT_EQ(stages[0].name, "embed");
+  EXPECT_EQ(stages[1].name, "layer.0");
+  EXPECT_EQ(stages[2].name, "head");
+  expect_no_overlap(stages, "stages");
+  const Span& owner = t.named("command_buffer", "token");
+  EXPECT_EQ(owner.event->at("args").at("stages").get<double>(), 3.0);
+  std::vector<Span> dispatches;
+  for (const Span& sp : t.spans)
+    if (sp.event->at("cat").get_ref<const std::string&>() == "dispatch") dispatches.push_back(sp);
+  ASSERT_EQ(dispatches.size(), 4u);
+  for (const Span& st : stages) {
+    EXPECT_GE(st.begin + kTimeSlackUs, owner.begin) << st.name;
+    EXPECT_LE(st.end, owner.end + kTimeSlackUs) << st.name;
+  }
+  for (const Span& d : dispatches) {
+    const size_t i = static_cast<size_t>(d.event->at("args").at("dispatch").get<double>());
+    const Span& st = stages[i == 0 ? 0 : i < 3 ? 1 : 2];
+    EXPECT_GE(d.begin + kTimeSlackUs, st.begin) << "dispatch " << i << " starts before " << st.name;
+    EXPECT_LE(d.end, st.end + kTimeSlackUs) << "dispatch " << i << " ends after " << st.name;
+  }
+}
+
 TEST_F(TraceExport, DispatchSpansFillLanesInsideTheirBuffer) {
   const ScopedEnv profile("STAGEFENCE_PROFILE_DISPATCHES", "1");
   auto dev = sf::Device::open({sf::BackendKind::Cpu});

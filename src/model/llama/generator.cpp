@@ -135,17 +135,16 @@ void Generator::run_pass(Submitters& sub, SubmissionMode mode, const StagePlan& 
   }
 }
 
-void Generator::replay_decode(Submitters& sub, const StagePlan& plan, const Captured& c) {
-  for (size_t i = 0; i < plan.size(); ++i) {
-    for (size_t r = 0; r < ranks_.size(); ++r) {
-      sub.chains[r].begin(plan.stages[i].label).replay(c.graphs[r][i]);
-      if (i + 1 == plan.size())
-        sub.chains[r].commit();
-      else
-        sub.chains[r].fence();
-    }
+void Generator::replay_decode(Submitters& sub, const Captured& c) {
+  for (size_t r = 0; r < ranks_.size(); ++r) {
+    CommandEncoder& enc = sub.encoders[r];
+    enc.reset();  // a fresh buffer per token, the first one too: one buffer per token counted
+    enc.set_label("token");
+    enc.replay(c.tokens[r]);
+    enc.set_stage_marks(c.stages);
+    enc.commit();
   }
-  for (StageChain& chain : sub.chains) chain.wait();
+  for (CommandEncoder& enc : sub.encoders) enc.wait();
 }
 
 const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
@@ -154,11 +153,16 @@ const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
       same_sampler(captured_->sampler, sampler))
     return *captured_;
   captured_.reset();
-  Captured c{plan.layers_per_stage, sampler, {}};
+  Captured c{plan.layers_per_stage, sampler, {}, {}};
+  auto marks = std::make_shared<std::vector<StageMark>>();
   for (const Rank& rank : ranks_) {
     CommandEncoder recorder = rank.device->command_encoder();
     const Pass pass = rank.forward->decode_pass();
-    std::vector<CaptureGraph>& graphs = c.graphs.emplace_back();
+    // The stages are captured one by one and joined with a barrier where the staged modes
+    // fence: the same order, in one graph.
+    CaptureGraph token;
+    std::vector<CaptureNode>& nodes = token.mutable_nodes();
+    uint32_t dispatches = 0;
     for (const Stage& stage : plan.stages) {
       recorder.begin_capture();
       try {
@@ -167,9 +171,20 @@ const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
         recorder.end_capture();
         throw;
       }
-      graphs.push_back(recorder.end_capture());
+      const CaptureGraph graph = recorder.end_capture();
+      if (!nodes.empty()) nodes.push_back({CaptureNode::Kind::Barrier, {}});
+      if (&rank == &ranks_.front()) marks->push_back({dispatches, stage.label});
+      for (CaptureNode node : graph.nodes()) {
+        if (node.kind == CaptureNode::Kind::Dispatch) {
+          for (uint32_t& d : node.dispatch.deps) d += dispatches;
+          ++dispatches;
+        }
+        nodes.push_back(std::move(node));
+      }
     }
+    c.tokens.push_back(std::move(token));
   }
+  c.stages = std::move(marks);
   captured_ = std::move(c);
   return *captured_;
 }
@@ -201,9 +216,8 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
     if (o.mode == SubmissionMode::Session || o.mode == SubmissionMode::Replay) {
       sub.chains.emplace_back(*rank.device, o.prefer_session);
       r.session_fallback = !sub.chains.back().uses_session();
-    } else {
-      sub.encoders.push_back(rank.device->command_encoder());
     }
+    if (o.mode != SubmissionMode::Session) sub.encoders.push_back(rank.device->command_encoder());
   }
   const auto each_rank = [&](auto pass_of) {
     std::vector<Pass> passes;
@@ -244,7 +258,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
       break;
     }
     if (graphs)
-      replay_decode(sub, plan, *graphs);
+      replay_decode(sub, *graphs);
     else
       run_pass(sub, o.mode, plan, decode, true, sampler, true);
     r.tokens.push_back(read_token());
@@ -265,6 +279,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
     d.dispatches = double(d.total.dispatches) / n;
     d.fences_signalled = double(d.total.fences_signalled) / n;
     d.waits_encoded = double(d.total.waits_encoded) / n;
+    d.graph_launches = double(d.total.graph_launches) / n;
   }
 
   // The sampler also logged every token on each rank's device; all must agree with what the

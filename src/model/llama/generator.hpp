@@ -3,7 +3,9 @@
 //   blocking  every stage is its own command buffer and the host waits on each
 //   single    one command buffer per token (per prefill chunk), one wait
 //   session   one fenced command buffer per stage through an EncoderSession, one wait at head
-//   replay    as session, but each decode stage is captured once and replayed every token
+//   replay    every decode stage is captured once; a token replays them all, a barrier between
+//             stages, into one command buffer: one launch (one CUDA graph) and one wait per
+//             token, the stages named by stage marks (trace spans, fault messages)
 // With tensor parallelism every rank runs the same stages on its own device and queue; the host
 // records and commits each stage for all ranks before it waits, so the ranks' collectives meet.
 #pragma once
@@ -67,7 +69,8 @@ struct DecodeFigures {
   double cpu_us_per_token = 0;  // CPU time of the calling thread (recording, submitting, waiting)
   double syncs = 0, command_buffers = 0, commits = 0, dispatches = 0;
   double fences_signalled = 0, waits_encoded = 0;
-  CounterSnapshot total;  // the counters over all decode steps
+  double graph_launches = 0;  // CUDA graph launches (0 on the CPU backend or with graphs off)
+  CounterSnapshot total;      // the counters over all decode steps
 };
 
 struct GenerationResult {
@@ -113,18 +116,20 @@ class Generator {
   struct Captured {
     int layers_per_stage;
     kernels::ops::SamplerParams sampler;
-    std::vector<std::vector<CaptureGraph>> graphs;  // per rank, one per stage of the plan
+    std::vector<CaptureGraph> tokens;  // per rank: every stage of the plan, barriers between
+    StageMarks stages;                 // where each stage starts in a token's dispatches
   };
   // The per-rank submission objects of one generate() call.
   struct Submitters {
-    std::vector<StageChain> chains;        // session, replay
-    std::vector<CommandEncoder> encoders;  // blocking, single
+    std::vector<StageChain> chains;        // session, replay (its prefill)
+    std::vector<CommandEncoder> encoders;  // blocking, single, replay (its decode)
   };
 
   void run_pass(Submitters& sub, SubmissionMode mode, const StagePlan& plan,
                 const std::vector<Pass>& passes, bool with_head,
                 const kernels::ops::SamplerParams& sampler, bool last_of_chain);
-  void replay_decode(Submitters& sub, const StagePlan& plan, const Captured& graphs);
+  // One command buffer per rank and token: the captured token, its stages marked.
+  void replay_decode(Submitters& sub, const Captured& captured);
   const Captured& capture_decode(const StagePlan& plan, const kernels::ops::SamplerParams& s);
   int32_t read_token() const;
   void synchronize() const;
