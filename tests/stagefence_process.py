@@ -33,9 +33,11 @@ def require_cli():
     return CLI
 
 
-def run_cli(*args, stdin=subprocess.DEVNULL, timeout=120, **kwargs):
-    """Runs the CLI on the CPU backend; returns the CompletedProcess (text mode)."""
+def run_cli(*args, stdin=subprocess.DEVNULL, timeout=120, env_extra=None, **kwargs):
+    """Runs the CLI on the CPU backend (with env_extra added to the environment); returns the
+    CompletedProcess (text mode)."""
     env = dict(os.environ, STAGEFENCE_BACKEND=os.environ.get("STAGEFENCE_TEST_BACKEND", "cpu"))
+    env.update(env_extra or {})
     return subprocess.run([require_cli(), *args], stdin=stdin, capture_output=True, text=True,
                           timeout=timeout, env=env, **kwargs)
 

@@ -237,9 +237,11 @@ void check_matmul() {
     const auto w = rand_weights(t, rows, cols);
     const auto x = rand_f32(T * cols), bias = rand_f32(rows), yold = rand_f32(T * rows);
     Buf dw = upload(w), dx = upload(x), db = upload(bias), dy = upload(yold);
-    const uint32_t flags = kernels::kMatFlagBias | kernels::kMatFlagAccumulate;
+    Buf ds = dalloc(kernels::matmul_scratch_bytes(T, cols));  // cuBLAS workspace, X split
+    const uint32_t flags =
+        kernels::kMatFlagBias | kernels::kMatFlagAccumulate | kernels::kMatFlagScratch;
     Args a;
-    a.bind(dw).bind(dx).bind(dy).bind(db).s(rows).s(cols).s(flags).s(T);
+    a.bind(dw).bind(dx).bind(dy).bind(db).bind(ds).s(rows).s(cols).s(flags).s(T);
     run("matmul." + t.name, a.a);
     const auto y = download<float>(dy);
     const int64_t rb = cols / t.block_elems * t.block_bytes;
@@ -255,7 +257,7 @@ void check_matmul() {
     // f16/bf16 go through a high/low split of X: close to f32, limited by the low part's rounding.
     const double tol = t.name == "bf16" ? 1e-4 : t.name == "f16" ? 2e-5 : 2e-5;
     check_close("matmul." + t.name, "96x512 T=37 bias+acc", y, ref, tol);
-    for (Buf* b : {&dw, &dx, &db, &dy}) CK(cudaFree(b->p));
+    for (Buf* b : {&dw, &dx, &db, &dy, &ds}) CK(cudaFree(b->p));
   }
 }
 

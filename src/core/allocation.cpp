@@ -1,16 +1,34 @@
 #include "core/allocation.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <new>
+#include <string>
 
 #include "core/backend.hpp"
 #include "core/counters_internal.hpp"
 #include "core/residency_state.hpp"
+#include "stagefence/error.hpp"
 
 namespace stagefence {
 
 namespace {
 std::atomic<uint64_t> g_next_alloc_id{1};
+
+// The most one allocation may take: the GPU's memory, or the host's physical memory (0: unknown).
+uint64_t memory_limit(Backend& backend) {
+  if (backend.info().memory_bytes > 0) return backend.info().memory_bytes;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
 }
+
+std::string gib(uint64_t bytes) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.2f GiB", double(bytes) / double(1ull << 30));
+  return s;
+}
+}  // namespace
 
 BufferPool::BufferPool(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
@@ -28,6 +46,13 @@ uint64_t BufferPool::size_class(uint64_t bytes) {
 }
 
 void* BufferPool::acquire(uint64_t bytes, uint64_t* capacity) {
+  // Refused before the size is rounded (which could wrap) and before the system is asked (which
+  // may overcommit and kill the process when the memory is first touched).
+  const uint64_t limit = memory_limit(*backend_);
+  if (limit > 0 && bytes > limit)
+    raise(ErrorCode::OutOfRange, "allocation of " + std::to_string(bytes) + " bytes (" +
+                                     gib(bytes) + ") exceeds the " + gib(limit) + " of memory " +
+                                     backend_->info().name + " has");
   const uint64_t cls = size_class(bytes);
   void* p = nullptr;
   {
@@ -39,7 +64,15 @@ void* BufferPool::acquire(uint64_t bytes, uint64_t* capacity) {
       detail::gauge(detail::counters().pool_bytes_cached, -static_cast<int64_t>(cls));
     }
   }
-  if (!p) p = backend_->allocate(cls);
+  if (!p) {
+    try {
+      p = backend_->allocate(cls);
+    } catch (const std::bad_alloc&) {
+      raise(ErrorCode::OutOfRange, "allocation of " + std::to_string(bytes) + " bytes (" +
+                                       gib(bytes) + ") on " + backend_->info().name +
+                                       " failed: not enough memory");
+    }
+  }
   try {
     backend_->zero(p, cls);
   } catch (...) {

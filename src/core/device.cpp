@@ -97,6 +97,7 @@ static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std
 }
 
 Device Device::open(DeviceOptions options) {
+  env::check_all();  // a flag with a value that is not allowed fails here, naming it
   register_builtin_kernels();
   std::string reason;
   auto core = std::make_shared<DeviceCore>();
@@ -139,6 +140,8 @@ Buffer Device::alloc(DType dtype, std::vector<int64_t> shape) {
   uint64_t elems = 1;
   for (int64_t d : shape) {
     if (d <= 0) raise(ErrorCode::InvalidArgument, "alloc: shape dimensions must be positive");
+    if (elems > (uint64_t(1) << 60) / static_cast<uint64_t>(d))
+      raise(ErrorCode::OutOfRange, "alloc: a shape of more than 2^60 elements");
     elems *= static_cast<uint64_t>(d);
   }
   return alloc(dtype_bytes(dtype, elems)).as(dtype, std::move(shape));

@@ -1,8 +1,12 @@
 #include "stagefence/env.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <initializer_list>
 #include <thread>
+
+#include "stagefence/error.hpp"
 
 namespace stagefence::env {
 
@@ -31,18 +35,55 @@ constexpr FlagDoc kFlags[] = {
     {"STAGEFENCE_NCCL_LIBRARY", "libnccl.so.2", "the NCCL library CUDA communicators load"},
     {"STAGEFENCE_WAIT_TIMEOUT_MS", "60000",
      "deadline of host waits that name none; past it a running buffer makes the device unusable"},
+    {"STAGEFENCE_CPU_SIMD", "auto",
+     "auto | avx3 | avx2 | sse4 | emu128 | scalar: the CPU kernels' instruction set"},
     {"STAGEFENCE_WAIT_SPIN_US", "50", "how long a host wait spins before it sleeps (0 disables)"},
+    {"STAGEFENCE_PDL", "1", "0 builds every CUDA graph edge as a full dependency (no PDL)"},
+    {"STAGEFENCE_CHECK_FINITE", "0",
+     "1 checks every stage's output for NaN/Inf (the logits are always checked)"},
+    {"STAGEFENCE_ACTIVATIONS", "q8", "q8 | f32: activations of block-quantised decode products"},
 };
+
+constexpr int kMaxCpuWorkers = 256;
+
+[[noreturn]] void bad_value(const char* name, const std::string& value,
+                            const std::string& allowed) {
+  raise(ErrorCode::InvalidArgument,
+        std::string(name) + " = '" + value + "' is not valid: expected " + allowed);
+}
+
+// The value of `name` if it is one of `allowed`; unset or empty gives def.
+std::string read_choice(const char* name, const std::string& def,
+                        std::initializer_list<const char*> allowed) {
+  const std::string v = read_string(name, def);
+  std::string list;
+  for (const char* a : allowed) {
+    if (v == a) return v;
+    list += list.empty() ? a : std::string(", ") + a;
+  }
+  bad_value(name, v, "one of " + list);
+}
 }  // namespace
 
 bool read_bool(const char* name, bool def) {
   const char* v = std::getenv(name);
-  if (!v) return def;
+  if (!v || !*v) return def;
   std::string s(v);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   if (s == "1" || s == "true" || s == "on" || s == "yes") return true;
   if (s == "0" || s == "false" || s == "off" || s == "no") return false;
-  return def;
+  bad_value(name, v, "1, true, on or yes (on), or 0, false, off or no (off)");
+}
+
+int read_int(const char* name, int def, int min, int max) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return def;
+  const std::string s(v);
+  int n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || end != s.data() + s.size() || n < min || n > max)
+    bad_value(name, s, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+  return n;
 }
 
 std::string read_string(const char* name, const std::string& def) {
@@ -67,13 +108,13 @@ bool no_residency() {
   return read_bool("STAGEFENCE_NO_RESIDENCY", false);
 }
 std::string backend() {
-  return read_string("STAGEFENCE_BACKEND", "auto");
+  return read_choice("STAGEFENCE_BACKEND", "auto", {"auto", "cpu", "cuda"});
 }
 bool cuda_graphs() {
   return read_bool("STAGEFENCE_CUDA_GRAPHS", true);
 }
 std::string fence_kind() {
-  return read_string("STAGEFENCE_FENCE_KIND", "auto");
+  return read_choice("STAGEFENCE_FENCE_KIND", "auto", {"auto", "memop", "event"});
 }
 bool timestamps() {
   return read_bool("STAGEFENCE_TIMESTAMPS", false);
@@ -83,12 +124,36 @@ bool profile_dispatches() {
 }
 
 int cpu_workers() {
-  int hw = static_cast<int>(std::thread::hardware_concurrency());
-  int def = std::max(2, hw);
-  const char* v = std::getenv("STAGEFENCE_CPU_WORKERS");
-  if (!v) return def;
-  int n = std::atoi(v);
-  return n >= 1 ? std::min(n, 256) : def;
+  const int hw = static_cast<int>(std::thread::hardware_concurrency());
+  return read_int("STAGEFENCE_CPU_WORKERS", std::clamp(hw, 2, kMaxCpuWorkers), 1, kMaxCpuWorkers);
+}
+
+bool programmatic_launch() {
+  return read_bool("STAGEFENCE_PDL", true);
+}
+
+bool check_finite() {
+  return read_bool("STAGEFENCE_CHECK_FINITE", false);
+}
+
+bool quantised_activations() {
+  return read_choice("STAGEFENCE_ACTIVATIONS", "q8", {"q8", "f32"}) == "q8";
+}
+
+void check_all() {
+  (void)encoder_session_enabled();
+  (void)force_serial();
+  (void)hazard_tracking();
+  (void)unretained_refs();
+  (void)no_residency();
+  (void)cuda_graphs();
+  (void)fence_kind();
+  (void)timestamps();
+  (void)profile_dispatches();
+  (void)cpu_workers();
+  (void)programmatic_launch();
+  (void)quantised_activations();
+  (void)check_finite();
 }
 
 std::vector<FlagInfo> all_flags() {

@@ -8,6 +8,7 @@
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
 #include "cuda/cuda_error.hpp"
+#include "stagefence/env.hpp"
 
 namespace stagefence::cuda {
 
@@ -15,10 +16,7 @@ namespace {
 
 // STAGEFENCE_PDL=0 builds every edge as a full dependency (programmatic dependent launch off).
 bool programmatic_launch_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("STAGEFENCE_PDL");
-    return !v || std::string(v) != "0";
-  }();
+  static const bool on = env::programmatic_launch();
   return on;
 }
 

@@ -33,6 +33,12 @@ namespace stagefence::kernels {
 // "matmul.<wt>"  Y[t,r] = sum_c W[r,c]·X[t,c] (+ bias[r]) (+ Y_old[t,r] when accumulate)
 //                b0 W  b1 X f32 [T, cols]  b2 Y f32 [T, rows]  b3 bias (flags bit0)
 //                s0 rows  s1 cols  s2 flags  s3 T          (prefill; cuBLAS on CUDA)
+//                flags bit2: the last binding is scratch (read-write, matmul_scratch_bytes):
+//                the cuBLAS workspace and the 16-bit split of X, bound so the hazard tracker
+//                orders matmuls that share it. CUDA float weights require it; others ignore it.
+//
+// "finite_check" b0 x f32 [n] (read)  b1 flag u32 [1] (read-write)  s0 n  s1 code (u32)
+//                when any x[i] is NaN or ±Inf: flag = min(flag, code) (the earliest check wins)
 //
 // "rope"         rotates in place: b0 x f32 [T, heads, head_dim] (read-write)
 //                b1 positions int32 [T] (read)
@@ -89,6 +95,12 @@ SF_HD double sf_uniform(uint64_t seed, uint64_t step) {
 
 inline constexpr uint32_t kMatFlagBias = 1u;
 inline constexpr uint32_t kMatFlagAccumulate = 2u;
+inline constexpr uint32_t kMatFlagScratch = 4u;
+// matmul's scratch: a cuBLAS workspace, then X as two 16-bit halves (4 bytes per element).
+inline constexpr uint64_t kMatScratchWorkspaceBytes = uint64_t(32) << 20;
+constexpr uint64_t matmul_scratch_bytes(int64_t tokens, int64_t cols) {
+  return kMatScratchWorkspaceBytes + uint64_t(tokens) * uint64_t(cols) * 4;
+}
 inline constexpr int kMaxSampleCandidates = 1024;
 
 }  // namespace stagefence::kernels

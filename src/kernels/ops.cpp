@@ -84,12 +84,13 @@ namespace {
 // matvec and matmul share their bindings: W, X, Y (read-write when accumulating), bias.
 void record_matrix_product(CommandEncoder& enc, KernelId id, const char* op, const Buffer& w,
                            DType wt, int rows, int cols, const Buffer& x, const Buffer& y,
-                           int tokens, const Buffer* bias, bool accumulate, bool with_tokens) {
+                           int tokens, const Buffer* bias, bool accumulate, bool with_tokens,
+                           const Buffer* scratch = nullptr) {
   const uint64_t n_rows = checked_count(op, "rows", rows);
   const uint64_t n_cols = checked_count(op, "cols", cols);
   const uint64_t n_tok = checked_count(op, "tokens", tokens);
   const uint64_t y_bytes = n_tok * n_rows * kF32;
-  Binding bindings[4] = {
+  Binding bindings[5] = {
       reads(w, 0, n_rows * dtype_bytes(wt, n_cols)),
       reads(x, 0, n_tok * n_cols * kF32),
       accumulate ? reads_writes(y, 0, y_bytes) : writes(y, 0, y_bytes),
@@ -99,6 +100,10 @@ void record_matrix_product(CommandEncoder& enc, KernelId id, const char* op, con
   if (bias) {
     bindings[num_bindings++] = reads(*bias, 0, n_rows * kF32);
     flags |= kMatFlagBias;
+  }
+  if (scratch) {
+    bindings[num_bindings++] = reads_writes(*scratch, 0, matmul_scratch_bytes(tokens, cols));
+    flags |= kMatFlagScratch;
   }
   const Scalar scalars[4] = {Scalar(rows), Scalar(cols), Scalar(flags), Scalar(tokens)};
   enc.dispatch(id, bindings, num_bindings, scalars, with_tokens ? 4 : 3, std::nullopt);
@@ -114,10 +119,11 @@ void matvec(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, 
 }
 
 void matmul(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, const Buffer& x,
-            const Buffer& y, int tokens, const Buffer* bias, bool accumulate) {
+            const Buffer& y, int tokens, const Buffer* bias, bool accumulate,
+            const Buffer* scratch) {
   static std::array<CachedKernelId, kMaxWeightTypes> cache;
   record_matrix_product(enc, weight_kernel(cache, "matmul", wt), "matmul", w, wt, rows, cols, x, y,
-                        tokens, bias, accumulate, true);
+                        tokens, bias, accumulate, true, scratch);
 }
 
 void rope(CommandEncoder& enc, const Buffer& x, const Buffer& positions, int tokens, int heads,

@@ -55,9 +55,11 @@ void rmsnorm(CommandEncoder& enc, const Buffer& x, const Buffer& w, const Buffer
 void matvec(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, const Buffer& x,
             const Buffer& y, const Buffer* bias = nullptr, bool accumulate = false);
 
-// Y[tokens, rows] = X[tokens, cols] · Wᵀ (+ bias) (+ Y when accumulate).
+// Y[tokens, rows] = X[tokens, cols] · Wᵀ (+ bias) (+ Y when accumulate). `scratch` (at least
+// matmul_scratch_bytes(tokens, cols), kernel_spec.hpp) is required for float weights on CUDA.
 void matmul(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, const Buffer& x,
-            const Buffer& y, int tokens, const Buffer* bias = nullptr, bool accumulate = false);
+            const Buffer& y, int tokens, const Buffer* bias = nullptr, bool accumulate = false,
+            const Buffer* scratch = nullptr);
 
 // Rotates x [tokens, heads, head_dim] in place at positions[tokens].
 void rope(CommandEncoder& enc, const Buffer& x, const Buffer& positions, int tokens, int heads,

@@ -61,6 +61,36 @@ def test_bad_option_names_flag_value_and_fails_before_the_device_opens(args, fla
     assert "device:" not in r.stderr and r.stdout == ""
 
 
+BAD_ENVIRONMENT = [
+    ("STAGEFENCE_CPU_WORKERS", "abc", "from 1 to 256"),
+    ("STAGEFENCE_CPU_WORKERS", "0", "from 1 to 256"),
+    ("STAGEFENCE_CPU_WORKERS", "-1", "from 1 to 256"),
+    ("STAGEFENCE_FORCE_SERIAL", "2", "0, false, off or no"),
+    ("STAGEFENCE_TIMESTAMPS", "maybe", "0, false, off or no"),
+    ("STAGEFENCE_FENCE_KIND", "foo", "auto, memop, event"),
+    ("STAGEFENCE_ACTIVATIONS", "f16", "q8, f32"),
+]
+
+
+@pytest.mark.parametrize("name,value,allowed", BAD_ENVIRONMENT,
+                         ids=[f"{b[0]}={b[1]}" for b in BAD_ENVIRONMENT])
+def test_bad_environment_value_names_variable_value_and_what_is_allowed(name, value, allowed):
+    # The built-in model (--prompt-ids): no download needed.
+    r = run_cli("--prompt-ids", "1,2,3", "-n", "2", env_extra={name: value})
+    assert r.returncode != 0, r.stderr
+    assert name in r.stderr and f"'{value}'" in r.stderr and allowed in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_context_past_the_models_and_hazard_tracking_off_are_refused():
+    r = run_cli("--prompt-ids", "1,2,3", "-n", "2", "--context", "1048576")
+    assert r.returncode != 0 and "--context" in r.stderr and "context length of" in r.stderr, \
+        r.stderr
+    r = run_cli("--prompt-ids", "1,2,3", "-n", "2", env_extra={"STAGEFENCE_AUTO_BARRIER": "0"})
+    assert r.returncode != 0 and "STAGEFENCE_AUTO_BARRIER = '0'" in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
 def test_answer_on_stdout_everything_else_on_stderr():
     r = run_cli("--model", smollm2_path(), "-n", "12")
     assert r.returncode == 0, r.stderr

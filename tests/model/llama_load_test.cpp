@@ -2,6 +2,7 @@
 // name the key or tensor, random weights identical to the written file, token text decoding.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
 
 #include "llama_test_model.hpp"
@@ -20,12 +21,17 @@ struct Mutation {
   std::string skip_tensor;
   std::string reshape_tensor;  // written with its dims swapped
   std::string retype_tensor;   // written as I32 raw data of the same byte size
+  std::string set_key;         // written with set_value instead of the configuration's
+  uint32_t set_value = 0;
 };
 
 std::vector<std::byte> write_mutated(const LlamaConfig& c, const Mutation& m) {
   sf::gguf::GgufWriter w;
   for (auto& [key, value] : llama::config_metadata(c))
-    if (key != m.skip_key) w.add(key, value);
+    if (key == m.set_key)
+      w.add_u32(key, m.set_value);
+    else if (key != m.skip_key)
+      w.add(key, value);
   const WeightTypes types = WeightTypes::all(sf::DType::F32);
   for (const llama::TensorSpec& spec : llama::tensor_layout(c)) {
     if (spec.name == m.skip_tensor) continue;
@@ -93,6 +99,38 @@ TEST(LlamaLoad, MissingTensorIsAFormatErrorNamingIt) {
                       "blk.1.attn_v.bias");
   expect_format_error(write_mutated(tiny_qwen3(), {.skip_tensor = "blk.2.attn_k_norm.weight"}),
                       "blk.2.attn_k_norm.weight");
+}
+
+// A block count far past the tensors the file holds fails at once, before the whole layout is
+// listed (2^30 layers once grew the loader to 8.6 GB), naming the first missing tensor.
+TEST(LlamaLoad, BlockCountBeyondTheFilesTensorsFailsAtOnce) {
+  const auto start = std::chrono::steady_clock::now();
+  expect_format_error(
+      write_mutated(tiny_llama(), {.set_key = "llama.block_count", .set_value = 1u << 30}),
+      "missing tensor blk.2.attn_norm.weight (llama.block_count = 1073741824 needs 9663676419 "
+      "tensors; the file holds 21)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  // One layer more than written, all but that layer's first tensor present.
+  std::vector<std::byte> bytes;
+  {
+    sf::gguf::GgufWriter w;
+    LlamaConfig c = tiny_llama();
+    for (auto& [key, value] : llama::config_metadata(c))
+      if (key == "llama.block_count")
+        w.add_u32(key, uint32_t(c.layers + 1));
+      else
+        w.add(key, value);
+    c.layers += 1;  // a layout with one layer more, written without that layer's attn_norm
+    for (const llama::TensorSpec& spec : llama::tensor_layout(c)) {
+      if (spec.name == "blk.2.attn_norm.weight") continue;
+      const std::vector<uint8_t> data =
+          llama::random_tensor_bytes(spec, sf::DType::F32, 3, 0, spec.rows);
+      w.add_tensor(spec.name, sf::DType::F32, spec.gguf_dims(),
+                   std::as_bytes(std::span<const uint8_t>(data)));
+    }
+    bytes = w.to_bytes();
+  }
+  expect_format_error(bytes, "missing tensor blk.2.attn_norm.weight (llama.block_count = 3");
 }
 
 TEST(LlamaLoad, WrongShapeOrTypeIsAFormatErrorNamingTheTensor) {

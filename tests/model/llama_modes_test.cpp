@@ -81,9 +81,9 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
         EXPECT_EQ(d.total.waits_encoded, n * fenced);
         // Same dispatches every token, whatever the grouping: embed; per layer 4 for attention
         // (the fused norm+QKV+RoPE+cache write, split, merge: head_dim 16 has no one-launch
-        // attention, output) and 2 for the FFN (fused norm+gate/up+SwiGLU, down); head 4
-        // (norm, output with f32 activations, sample, step_advance).
-        EXPECT_EQ(d.total.dispatches, n * (1 + 6 * uint64_t(model_->config.layers) + 4));
+        // attention, output) and 2 for the FFN (fused norm+gate/up+SwiGLU, down); head 5
+        // (norm, output with f32 activations, the logits' finite check, sample, step_advance).
+        EXPECT_EQ(d.total.dispatches, n * (1 + 6 * uint64_t(model_->config.layers) + 5));
       }
     }
   }

@@ -15,6 +15,7 @@ const std::vector<CpuKernel>& forward_kernels() {
     append_elementwise_kernels(all);
     append_sample_kernels(all);
     append_decode_fused_kernels(all);
+    append_finite_kernels(all);
     return all;
   }();
   return kernels;

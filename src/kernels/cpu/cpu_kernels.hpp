@@ -30,5 +30,6 @@ void append_attention_kernels(std::vector<CpuKernel>& out);
 void append_elementwise_kernels(std::vector<CpuKernel>& out);
 void append_sample_kernels(std::vector<CpuKernel>& out);
 void append_decode_fused_kernels(std::vector<CpuKernel>& out);
+void append_finite_kernels(std::vector<CpuKernel>& out);
 
 }  // namespace stagefence::kernels::cpu

@@ -16,6 +16,7 @@ const std::vector<CudaKernelEntry>& cuda_forward_kernel_table() {
     append_sample_kernels(t);
     append_decode_kernels(t);
     append_attention_decode_kernels(t);
+    append_finite_kernels(t);
     return t;
   }();
   return table;

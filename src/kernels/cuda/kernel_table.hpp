@@ -33,5 +33,6 @@ void append_elementwise_kernels(std::vector<CudaKernelEntry>& table);
 void append_sample_kernels(std::vector<CudaKernelEntry>& table);
 void append_decode_kernels(std::vector<CudaKernelEntry>& table);
 void append_attention_decode_kernels(std::vector<CudaKernelEntry>& table);
+void append_finite_kernels(std::vector<CudaKernelEntry>& table);
 
 }  // namespace stagefence::kernels::cuda

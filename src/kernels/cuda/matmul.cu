@@ -105,22 +105,11 @@ void check_cublas(cublasStatus_t s, const char* what) {
   }
 }
 
-// Runs f with this thread's stream-capture mode relaxed, so allocations made while a caller
-// captures a graph are legal (they are not stream work and outlive the graph).
-template <typename F>
-void relaxed(F&& f) {
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
-  f();
-  check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
-}
-
-// One cuBLAS handle, workspace and conversion scratch per (thread, device). A scratch buffer
-// that was outgrown is kept (a captured graph may still use it) until the thread ends.
+// One cuBLAS handle per (thread, device). Its workspace is never its own: every call points it
+// at the dispatch's scratch binding, so matmuls that may run at once (independent nodes of a
+// CUDA graph) never share workspace or split buffers; those that share one are ordered.
 class CublasContext {
  public:
-  static constexpr size_t kWorkspaceBytes = size_t(32) << 20;
-
   static CublasContext& current() {
     int dev = 0;
     check_cuda(cudaGetDevice(&dev), "cudaGetDevice");
@@ -135,44 +124,41 @@ class CublasContext {
   CublasContext& operator=(const CublasContext&) = delete;
   ~CublasContext() {
     if (handle_ != nullptr) cublasDestroy(handle_);
-    cudaFree(workspace_);
-    cudaFree(scratch_);
-    for (void* p : retired_) cudaFree(p);
   }
 
-  cublasHandle_t handle(cudaStream_t stream) {
+  cublasHandle_t handle(cudaStream_t stream, void* workspace, size_t workspace_bytes) {
     check_cublas(cublasSetStream(handle_, stream), "cublasSetStream");
-    check_cublas(cublasSetWorkspace(handle_, workspace_, kWorkspaceBytes), "cublasSetWorkspace");
+    check_cublas(cublasSetWorkspace(handle_, workspace, workspace_bytes), "cublasSetWorkspace");
     return handle_;
-  }
-
-  void* scratch(size_t bytes) {
-    if (bytes > scratch_bytes_) {
-      size_t grown = scratch_bytes_ * 2 > bytes ? scratch_bytes_ * 2 : bytes;
-      relaxed([&] {
-        if (scratch_ != nullptr) retired_.push_back(scratch_);
-        scratch_ = nullptr;
-        check_cuda(cudaMalloc(&scratch_, grown), "scratch allocation");
-      });
-      scratch_bytes_ = grown;
-    }
-    return scratch_;
   }
 
  private:
   void init() {
-    relaxed([&] {
-      check_cublas(cublasCreate(&handle_), "cublasCreate");
-      check_cuda(cudaMalloc(&workspace_, kWorkspaceBytes), "workspace allocation");
-    });
+    // cublasCreate allocates; that is legal while the caller captures a graph only in relaxed
+    // capture mode (the handle is not stream work and outlives the graph).
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
+    const cublasStatus_t s = cublasCreate(&handle_);
+    check_cuda(cudaThreadExchangeStreamCaptureMode(&mode), "capture mode");
+    check_cublas(s, "cublasCreate");
   }
 
   cublasHandle_t handle_ = nullptr;
-  void* workspace_ = nullptr;
-  void* scratch_ = nullptr;
-  size_t scratch_bytes_ = 0;
-  std::vector<void*> retired_;
 };
+
+// The dispatch's scratch binding (the last one, flags bit2), checked against its size.
+uint8_t* scratch_binding(const KernelArgs& a, const std::string& name, int64_t T, int64_t cols) {
+  const uint64_t need = matmul_scratch_bytes(T, cols);
+  if (!(a.u32(2) & kMatFlagScratch) || a.num_bindings < 4)
+    raise(ErrorCode::InvalidArgument, name + " on CUDA needs a scratch binding (flags bit2) of " +
+                                          std::to_string(need) +
+                                          " bytes for its cuBLAS workspace; none was bound");
+  const uint32_t i = a.num_bindings - 1;
+  if (a.len[i] < need)
+    raise(ErrorCode::InvalidArgument, name + ": scratch binding of " + std::to_string(a.len[i]) +
+                                          " bytes, needs " + std::to_string(need));
+  return a.p<uint8_t>(int(i));
+}
 
 template <typename W>
 void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
@@ -181,8 +167,8 @@ void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
   const uint32_t flags = a.u32(2);
   float* y = a.p<float>(2);
   const float alpha = 1.0f, beta = (flags & kMatFlagAccumulate) ? 1.0f : 0.0f;
-  CublasContext& ctx = CublasContext::current();
-  cublasHandle_t h = ctx.handle(stream);
+  uint8_t* scratch = scratch_binding(a, std::string("matmul.") + W::kName, T, cols);
+  cublasHandle_t h = CublasContext::current().handle(stream, scratch, kMatScratchWorkspaceBytes);
   // Row-major Y[T, rows] is column-major [rows, T] = W^T(col-major [cols, rows])ᵀ · X.
   if constexpr (W::kBlockBytes == 4) {
     check_cublas(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
@@ -194,7 +180,7 @@ void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
     constexpr bool kBf16 = W::kName[1] == 'f';
     const cudaDataType_t type = kBf16 ? CUDA_R_16BF : CUDA_R_16F;
     const int64_t n = T * cols;
-    auto* xh = static_cast<uint16_t*>(ctx.scratch(size_t(n) * 4));
+    auto* xh = reinterpret_cast<uint16_t*>(scratch + kMatScratchWorkspaceBytes);
     uint16_t* xl = xh + n;
     split_half_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
                         stream>>>(a.p<const float>(1), xh, xl, n, kBf16);

@@ -182,7 +182,9 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
   auto mapping = std::make_unique<MappedFile>(path);
   std::span<const std::byte> bytes = mapping->bytes();
   try {
-    return GgufFile(std::move(mapping), {}, bytes);
+    GgufFile file(std::move(mapping), {}, bytes);
+    file.source_ = path.string();
+    return file;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Format) throw;
     // Name the file: the parser only knows offsets.

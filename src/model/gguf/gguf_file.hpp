@@ -56,6 +56,9 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }  // start of the data section
   std::span<const std::byte> bytes() const { return bytes_; }
+  // The path it was opened from, or "(GGUF bytes in memory)"; errors about its bytes name it.
+  const std::string& source() const { return source_; }
+  bool mapped() const { return mapping_ != nullptr; }
 
   // Metadata in file order.
   std::span<const MetadataEntry> metadata() const { return metadata_; }
@@ -136,6 +139,7 @@ class GgufFile {
   std::unique_ptr<MappedFile> mapping_;  // set when opened from a path
   std::vector<std::byte> owned_;         // set by from_bytes
   std::span<const std::byte> bytes_;     // the whole file, wherever it lives
+  std::string source_ = "(GGUF bytes in memory)";
   uint32_t version_ = 0;
   uint32_t alignment_ = 0;
   uint64_t data_offset_ = 0;

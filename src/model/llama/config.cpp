@@ -1,5 +1,6 @@
 #include "model/llama/config.hpp"
 
+#include <cmath>
 #include <optional>
 #include <sstream>
 #include <variant>
@@ -67,8 +68,11 @@ void LlamaConfig::validate() const {
   if (rope_dim <= 0 || rope_dim > head_dim || rope_dim % 2 != 0)
     fail("rope_dim = " + std::to_string(rope_dim) +
          " must be even and in (0, head_dim = " + std::to_string(head_dim) + "]");
-  if (!(rms_eps > 0.0f)) fail("rms_eps must be positive");
-  if (!(rope_theta > 0.0f)) fail("rope_theta must be positive");
+  // Inf passes "> 0" but turns every norm into zeros (eps) or the rotation into nonsense (theta).
+  if (!(rms_eps > 0.0f) || !std::isfinite(rms_eps))
+    fail("rms_eps = " + std::to_string(rms_eps) + " must be positive and finite");
+  if (!(rope_theta > 0.0f) || !std::isfinite(rope_theta))
+    fail("rope_theta = " + std::to_string(rope_theta) + " must be positive and finite");
 }
 
 std::string LlamaConfig::summary() const {

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "kernels/decode_ops.hpp"
+#include "kernels/finite_check.hpp"
+#include "kernels/kernel_spec.hpp"
+#include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::llama {
@@ -21,15 +25,6 @@ constexpr int kDefaultContext = 2048;
 
 Buffer alloc_f32(Device& device, int64_t rows, int64_t cols) {
   return device.alloc(DType::F32, {rows, cols});
-}
-
-// STAGEFENCE_ACTIVATIONS: q8 (default) or f32, the activations of block-quantised decode products.
-bool quantised_activations() {
-  const char* v = std::getenv("STAGEFENCE_ACTIVATIONS");
-  if (!v || std::string(v).empty() || std::string(v) == "q8") return true;
-  if (std::string(v) == "f32") return false;
-  raise(ErrorCode::InvalidArgument,
-        "STAGEFENCE_ACTIVATIONS = '" + std::string(v) + "': expected q8 or f32");
 }
 
 // Key splits of the one-launch decode attention: one per 128 positions of the cache, at most
@@ -47,6 +42,12 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
     : model_(&model), comm_(comm), shard_(model.shard) {
   const LlamaConfig& c = model.config;
   c.validate();
+  // The stages order their dispatches through the hazard tracker (no explicit barriers).
+  if (!env::hazard_tracking())
+    raise(ErrorCode::InvalidArgument,
+          "STAGEFENCE_AUTO_BARRIER = '" + env::read_string("STAGEFENCE_AUTO_BARRIER", "") +
+              "' turns hazard tracking off, and the forward pass relies on it to order its "
+              "dispatches: unset STAGEFENCE_AUTO_BARRIER or set it to 1");
   if (shard_.tp.ranks < 1 || shard_.heads < 1)
     raise(ErrorCode::InvalidArgument,
           "the model has no shard shape (make it with load_model, "
@@ -68,6 +69,13 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   local.heads = shard_.heads;
   local.kv_heads = shard_.kv_heads;
   local.ffn_dim = shard_.ffn;
+  // Positions past the model's context length are outside what it was trained on (and RoPE
+  // scaling is not implemented), so a longer cache is refused rather than allowed.
+  if (options.context > c.context_length)
+    raise(ErrorCode::InvalidArgument, "context = " + std::to_string(options.context) +
+                                          " (--context) exceeds the model's " +
+                                          "context length of " + std::to_string(c.context_length) +
+                                          " (" + c.architecture + ".context_length)");
   const int capacity =
       options.context > 0 ? options.context : std::min(c.context_length, kDefaultContext);
   if (options.prefill_chunk < 1)
@@ -75,7 +83,7 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
           "prefill_chunk = " + std::to_string(options.prefill_chunk) + " must be at least 1");
   chunk_ = std::min(options.prefill_chunk, capacity);
   fused_ = options.fused_decode;
-  q8_activations_ = quantised_activations();
+  q8_activations_ = env::quantised_activations();
   attention_decode_ = fused_ && kernels::ops::attention_decode_supports(c.head_dim) &&
                       local.heads % local.kv_heads == 0 && local.heads / local.kv_heads <= 8;
   if (options.attention_splits > 0)
@@ -103,7 +111,11 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
     logits_shard_ = device.alloc(DType::F32, {shard_.vocab});
   }
   logits_ = device.alloc(DType::F32, {c.vocab});
-  token_ = device.alloc(DType::I32, {1});
+  // The token and the finite flag share one allocation, so one read returns both.
+  token_status_ = device.alloc(DType::I32, {2});
+  token_ = token_status_.view(0, kI32);
+  finite_flag_ = token_status_.view(kI32, kI32);
+  check_every_stage_ = env::check_finite();
   history_ = device.alloc(DType::I32, {capacity});
   position_ = device.alloc(DType::I32, {1});
   state_ = device.alloc(DType::U8, {16});
@@ -118,6 +130,11 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   attention_.scale = float(1.0 / std::sqrt(double(c.head_dim)));
   if (attention_decode_)
     attn_scratch_ = device.alloc(ops::attention_decode_scratch_bytes(attention_, decode_splits_));
+  // cuBLAS prefill products get their workspace as a bound buffer (ordered by the hazard
+  // tracker) instead of sharing one per thread across concurrent graph nodes.
+  if (device.info().backend == BackendKind::Cuda && chunk_ > 1)
+    matmul_scratch_ = device.alloc(
+        kernels::matmul_scratch_bytes(chunk_, std::max({c.dim, local.q_dim(), local.ffn_dim})));
 }
 
 bool LlamaForward::fusable(DType t) const {
@@ -155,6 +172,38 @@ void LlamaForward::start_sequence(std::span<const int32_t> prompt, int max_new_t
   position_.upload(&last, kI32);
   const uint64_t state[2] = {seed, 0};
   state_.upload(state, sizeof state);
+  finite_flag_.upload(&kernels::ops::kAllFinite, sizeof kernels::ops::kAllFinite);
+}
+
+int32_t LlamaForward::read_token() const {
+  int32_t status[2] = {-1, 0};
+  token_status_.download(status, sizeof status);
+  uint32_t flag = 0;
+  std::memcpy(&flag, &status[1], sizeof flag);
+  if (flag != kernels::ops::kAllFinite)
+    raise(ErrorCode::Format,
+          "non-finite values (NaN or Inf) first appeared in the output of stage " +
+              stage_of_check(flag) +
+              (check_every_stage_ ? ""
+                                  : " (only the logits are checked; STAGEFENCE_CHECK_FINITE=1 "
+                                    "checks every stage's output)") +
+              ": the model's weights or metadata hold non-finite or extreme values");
+  return status[0];
+}
+
+// Check codes in stage order: embed 0, layer L's attention 1 + 2L and FFN 2 + 2L, head last.
+std::string LlamaForward::stage_of_check(uint32_t code) const {
+  const uint32_t layers = uint32_t(model_->config.layers);
+  if (code == 0) return "embed";
+  if (code > 2 * layers) return "head (the logits)";
+  const uint32_t layer = (code - 1) / 2;
+  return "layer." + std::to_string(layer) + ((code - 1) % 2 == 0 ? ".attn" : ".ffn");
+}
+
+void LlamaForward::check_residual(CommandEncoder& enc, const Pass& pass, uint32_t code) const {
+  if (check_every_stage_)
+    kernels::ops::finite_check(enc, x_, uint64_t(pass.tokens) * uint64_t(model_->config.dim),
+                               finite_flag_, code);
 }
 
 Pass LlamaForward::prefill_pass(int first, int count) const {
@@ -182,7 +231,9 @@ void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x
   else if (pass.tokens == 1)
     ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
   else
-    ops::matmul(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, pass.tokens, b, accumulate);
+    ops::matmul(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, pass.tokens, b, accumulate,
+                dtype_info(w.dtype)->block_elems == 1 && matmul_scratch_.valid() ? &matmul_scratch_
+                                                                                 : nullptr);
 }
 
 void LlamaForward::project_residual(CommandEncoder& enc, const Weight& w, const Buffer& in,
@@ -283,6 +334,8 @@ void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
     ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
                 logits_);
   }
+  kernels::ops::finite_check(enc, logits_, uint64_t(c.vocab), finite_flag_,
+                             2 * uint32_t(c.layers) + 1);
   ops::sample(enc, logits_, c.vocab, token_, state_, history_, cache_.capacity, sampler);
   ops::step_advance(enc, position_, state_);
 }
@@ -294,17 +347,22 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
     case StageKind::Embed:
       ops::embed(enc, model_->weights.token_embd.buffer, model_->weights.token_embd.dtype, c.vocab,
                  c.dim, pass.ids, pass.tokens, x_);
+      check_residual(enc, pass, 0);
       return;
     case StageKind::Attention:
       record_attention(enc, stage.first_layer, pass);
+      check_residual(enc, pass, 1 + 2 * uint32_t(stage.first_layer));
       return;
     case StageKind::Ffn:
       record_ffn(enc, stage.first_layer, pass);
+      check_residual(enc, pass, 2 + 2 * uint32_t(stage.first_layer));
       return;
     case StageKind::Layers:
       for (int l = stage.first_layer; l <= stage.last_layer; ++l) {
         record_attention(enc, l, pass);
+        check_residual(enc, pass, 1 + 2 * uint32_t(l));
         record_ffn(enc, l, pass);
+        check_residual(enc, pass, 2 + 2 * uint32_t(l));
       }
       return;
     case StageKind::Head:
@@ -316,9 +374,10 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
 uint64_t LlamaForward::state_bytes() const {
   uint64_t total = cache_.bytes();
   for (const Buffer* b : {&x_, &xn_, &q_, &k_, &v_, &attn_, &gate_, &up_, &partial_, &partial_sum_,
-                          &logits_shard_, &attn_scratch_, &logits_, &token_, &history_, &position_,
-                          &state_, &prompt_ids_, &prompt_positions_})
+                          &logits_shard_, &attn_scratch_, &logits_, &token_status_, &history_,
+                          &position_, &state_, &prompt_ids_, &prompt_positions_})
     if (b->valid()) total += b->size();
+  if (matmul_scratch_.valid()) total += matmul_scratch_.size();
   return total;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "kernels/ops.hpp"
 #include "model/llama/kv_cache.hpp"
@@ -71,8 +72,12 @@ class LlamaForward {
   void record_stage(CommandEncoder& enc, const Stage& stage, const Pass& pass,
                     const kernels::ops::SamplerParams& sampler) const;
 
-  const Buffer& logits() const { return logits_; }        // f32 [vocab], written by head
-  const Buffer& token() const { return token_; }          // int32 [1], the last sampled id
+  const Buffer& logits() const { return logits_; }  // f32 [vocab], written by head
+  const Buffer& token() const { return token_; }    // int32 [1], the last sampled id
+  // The last sampled id, read with the head's finite check: throws Format naming the first
+  // stage whose output held NaN or Inf (every stage with STAGEFENCE_CHECK_FINITE=1, else the
+  // logits) instead of returning a token sampled from them.
+  int32_t read_token() const;
   const Buffer& history() const { return history_; }      // int32 [capacity], id of each step
   const Buffer& position() const { return position_; }    // int32 [1], the decode position
   const Buffer& sampler_state() const { return state_; }  // u64 {seed, step}
@@ -85,6 +90,10 @@ class LlamaForward {
   // when activations are quantised to 8 bits, the default).
   bool fusable(DType t) const;
   void record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const;
+  // With STAGEFENCE_CHECK_FINITE=1: flags the residual stream x_ if it is not finite; `code`
+  // says which stage (stage_of_check names it).
+  void check_residual(CommandEncoder& enc, const Pass& pass, uint32_t code) const;
+  std::string stage_of_check(uint32_t code) const;
   void record_head(CommandEncoder& enc, const Pass& pass,
                    const kernels::ops::SamplerParams& sampler) const;
   void project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
@@ -101,12 +110,15 @@ class LlamaForward {
   int decode_splits_;
   bool fused_ = true;
   bool q8_activations_ = true;
-  bool attention_decode_ = false;  // the one-launch decode attention (head size allows it)
+  bool check_every_stage_ = false;  // STAGEFENCE_CHECK_FINITE
+  bool attention_decode_ = false;   // the one-launch decode attention (head size allows it)
   KvCache cache_;
   Buffer x_, xn_, q_, k_, v_, attn_, gate_, up_, partial_;
   Buffer partial_sum_, logits_shard_;  // tensor parallel only
   Buffer attn_scratch_;                // attn.decode's partials and counters
+  Buffer matmul_scratch_;              // CUDA float-weight prefill: cuBLAS workspace, X split
   Buffer logits_, token_, history_, position_, state_;
+  Buffer token_status_, finite_flag_;  // {token, finite flag}: token_ and the flag are its views
   Buffer prompt_ids_, prompt_positions_;
   kernels::ops::RopeParams rope_;
   kernels::ops::AttentionParams attention_;

@@ -78,9 +78,7 @@ Generator::Generator(const std::vector<Device*>& devices,
 }
 
 int32_t Generator::read_token() const {
-  int32_t token = -1;
-  forward().token().download(&token, sizeof token);
-  return token;
+  return forward().read_token();  // throws when the head's finite check fired
 }
 
 void Generator::synchronize() const {

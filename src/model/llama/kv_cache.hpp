@@ -13,7 +13,10 @@ struct KvCache {
   std::vector<Buffer> k;
   std::vector<Buffer> v;
 
+  // Throws OutOfRange naming --context, the bytes needed and the device's memory when the cache
+  // alone cannot fit in it; nothing is allocated then.
   static KvCache allocate(Device& device, const LlamaConfig& config, int capacity);
+  static double estimate_bytes(const LlamaConfig& config, int capacity);
   uint64_t bytes() const;
 };
 

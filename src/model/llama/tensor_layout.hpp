@@ -31,5 +31,9 @@ struct TensorSpec {
 
 // Every tensor the configuration requires, in file order (embedding, layers, final norm, output).
 std::vector<TensorSpec> tensor_layout(const LlamaConfig& config);
+// How many tensors tensor_layout(config) lists, counted without listing them.
+int64_t tensor_count(const LlamaConfig& config);
+// Appends layer `layer`'s part of tensor_layout(config) to out.
+void append_layer_tensors(const LlamaConfig& config, int layer, std::vector<TensorSpec>& out);
 
 }  // namespace stagefence::llama

@@ -7,6 +7,7 @@
 
 #include "kernels/dequant.hpp"
 #include "model/gguf/gguf_file.hpp"
+#include "model/gguf/mapped_copy.hpp"
 #include "model/llama/tensor_layout.hpp"
 #include "model/llama/tensor_parallel.hpp"
 #include "stagefence/error.hpp"
@@ -20,6 +21,30 @@ std::string dims_text(const std::vector<uint64_t>& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + "]";
+}
+
+// The file must hold at least as many tensors as the configuration needs. Checked before the
+// whole layout is listed: when it holds fewer, the first missing tensor is found layer by layer
+// (a block_count of 2^30 in a small file fails at once instead of listing 2^30 layers).
+void check_tensor_count(const gguf::GgufFile& file, const LlamaConfig& config) {
+  const int64_t need = tensor_count(config), have = int64_t(file.tensors().size());
+  if (need <= have) return;
+  const std::string counts =
+      " (" + config.architecture + ".block_count = " + std::to_string(config.layers) + " needs " +
+      std::to_string(need) + " tensors; the file holds " + std::to_string(have) + ")";
+  std::vector<std::string> model_wide = {"token_embd.weight", "output_norm.weight"};
+  if (!config.tied_output) model_wide.push_back("output.weight");
+  for (const std::string& name : model_wide)
+    if (!file.find_tensor(name)) raise(ErrorCode::Format, "missing tensor " + name + counts);
+  std::vector<TensorSpec> layer;
+  for (int l = 0; l < config.layers; ++l) {  // ends within have / 9 layers
+    layer.clear();
+    append_layer_tensors(config, l, layer);
+    for (const TensorSpec& spec : layer)
+      if (!file.find_tensor(spec.name))
+        raise(ErrorCode::Format, "missing tensor " + spec.name + counts);
+  }
+  raise(ErrorCode::Format, "the file lacks tensors" + counts);
 }
 
 // Every check a tensor must pass before anything is allocated.
@@ -58,6 +83,24 @@ Weight upload_raw(Device& device, const TensorSpec& spec, DType dtype, const uin
   for (uint64_t off = 0; off < bytes; off += kUploadSlabBytes) {
     const uint64_t n = std::min(kUploadSlabBytes, bytes - off);
     w.buffer.upload(data + off, n, off);
+    done += n;
+    if (progress) progress(done, total);
+  }
+  return w;
+}
+
+// A tensor uploaded straight out of the file, slab by slab through `staging`: the copy out of a
+// mapping is guarded (a file truncated under the load is an error naming it, not SIGBUS).
+Weight upload_from_file(Device& device, const gguf::GgufFile& file, const gguf::TensorView& t,
+                        const TensorSpec& spec, std::vector<uint8_t>& staging, uint64_t& done,
+                        uint64_t total, const LoadProgress& progress) {
+  Weight w{device.alloc(t.n_bytes), t.dtype, int(spec.rows), int(spec.cols)};
+  const uint64_t slab = std::min(kUploadSlabBytes, t.n_bytes);
+  if (staging.size() < slab) staging = gguf::host_bytes(slab, "the upload staging buffer");
+  for (uint64_t off = 0; off < t.n_bytes; off += slab) {
+    const uint64_t n = std::min(slab, t.n_bytes - off);
+    gguf::copy_out(file, t.data + off, size_t(n), staging.data());
+    w.buffer.upload(staging.data(), n, off);
     done += n;
     if (progress) progress(done, total);
   }
@@ -143,6 +186,7 @@ uint64_t LlamaWeights::device_bytes() const {
 LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const LlamaConfig& config,
                           const LoadProgress& progress, const ShardShape* shard) {
   config.validate();
+  check_tensor_count(file, config);
   const std::vector<TensorSpec> layout = tensor_layout(config);
   uint64_t total = 0;
   for (const TensorSpec& spec : layout) {
@@ -165,13 +209,20 @@ LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const Llam
   LlamaWeights w;
   w.layers.resize(size_t(config.layers));
   uint64_t done = 0;
+  std::vector<uint8_t> staging;
   for (const TensorSpec& spec : layout) {
     const gguf::TensorView& t = file.tensor(spec.name);
-    const auto* data = reinterpret_cast<const uint8_t*>(t.data);
     const TensorSlice slice = shard ? tensor_slice(spec, config, *shard) : TensorSlice{};
     if (shard && slice.count == 0) continue;  // this rank holds none of it
     const TensorSpec local = local_spec(spec, slice);
     const bool whole = slice.kind == TensorSlice::Kind::Whole;
+    if (whole && !(spec.is_vector() && t.dtype != DType::F32)) {
+      weight_slot(w, spec) =
+          upload_from_file(device, file, t, spec, staging, done, total, progress);
+      continue;
+    }
+    const std::vector<uint8_t> copied = gguf::read_tensor(file, t);
+    const uint8_t* data = copied.data();
     if (spec.is_vector() && t.dtype != DType::F32) {
       std::vector<float> widened(size_t(spec.cols));
       kernels::dequantize(t.dtype, data, widened.data(), spec.cols);
@@ -179,9 +230,6 @@ LlamaWeights load_weights(Device& device, const gguf::GgufFile& file, const Llam
           slice_bytes(reinterpret_cast<const uint8_t*>(widened.data()), DType::F32, spec, slice);
       weight_slot(w, spec) =
           upload_raw(device, local, DType::F32, bytes.data(), bytes.size(), done, total, progress);
-    } else if (whole) {
-      weight_slot(w, spec) =
-          upload_raw(device, spec, t.dtype, data, t.n_bytes, done, total, progress);
     } else {
       const std::vector<uint8_t> bytes = slice_bytes(data, t.dtype, spec, slice);
       weight_slot(w, spec) =
