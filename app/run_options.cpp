@@ -3,13 +3,13 @@
 #include <limits>
 
 #include "option_checks.hpp"
+#include "stagefence/backend_kind.hpp"
 
 namespace stagefence::cli {
 
 DeviceOptions ModelArgs::device_options() const {
   DeviceOptions o;
-  if (backend == "cpu") o.backend = BackendKind::Cpu;
-  if (backend == "cuda") o.backend = BackendKind::Cuda;
+  o.backend = parse_backend(backend, "--backend");
   return o;
 }
 

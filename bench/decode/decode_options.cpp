@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "stagefence/backend_kind.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::bench {
@@ -92,9 +93,7 @@ bool parse_decode_options(int argc, char** argv, DecodeOptions& o) {
       o.seed = uint64_t(parse_int(arg, value(), 0, INT64_MAX));
     } else if (arg == "--backend") {
       o.backend = value();
-      if (o.backend != "auto" && o.backend != "cpu" && o.backend != "cuda")
-        raise(ErrorCode::InvalidArgument,
-              "--backend '" + o.backend + "': expected auto, cpu or cuda");
+      parse_backend(o.backend, "--backend");  // throws naming the value and the names allowed
     } else if (arg == "--tiny") {
       o.tiny = true;
       o.shape = "tiny";

@@ -15,6 +15,7 @@
 #include "model/llama/device_init.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "stagefence/backend_kind.hpp"
 #include "stagefence/device.hpp"
 #include "stagefence/error.hpp"
 #include "value_samples.hpp"
@@ -74,8 +75,7 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 sf::Device open_device(const std::string& backend) {
   sf::DeviceOptions o;
-  if (backend == "cpu") o.backend = sf::BackendKind::Cpu;
-  if (backend == "cuda") o.backend = sf::BackendKind::Cuda;
+  o.backend = sf::parse_backend(backend, "--backend");
   return sf::Device::open(o);
 }
 

@@ -19,6 +19,7 @@
 #include "model/llama/device_init.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "stagefence/backend_kind.hpp"
 #include "stagefence/report.hpp"
 #include "stagefence/stagefence.hpp"
 
@@ -180,13 +181,7 @@ int run(int argc, char** argv) {
   if (!parse(argc, argv, o)) return 0;
   const llama::LlamaConfig c = config_for(o.shape);
   sf::DeviceOptions dopt;
-  if (o.backend == "cpu")
-    dopt.backend = sf::BackendKind::Cpu;
-  else if (o.backend == "cuda")
-    dopt.backend = sf::BackendKind::Cuda;
-  else if (o.backend != "auto")
-    sf::raise(sf::ErrorCode::InvalidArgument,
-              "--backend '" + o.backend + "': expected auto, cpu or cuda");
+  dopt.backend = sf::parse_backend(o.backend, "--backend");
 
   int most = 0;
   for (int r : o.ranks) most = std::max(most, r);

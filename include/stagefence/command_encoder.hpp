@@ -3,11 +3,13 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "stagefence/buffer.hpp"
@@ -47,6 +49,11 @@ using StageMarks = std::shared_ptr<const std::vector<StageMark>>;
 // STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
 using WaitTimeout = std::optional<std::chrono::nanoseconds>;
 
+// A params struct a kernel reads with KernelArgs::params<P>() (kernel_args.hpp).
+template <typename P>
+concept KernelParamBlock = std::is_class_v<P> && std::is_trivially_copyable_v<P> &&
+                           sizeof(P) <= sizeof(uint64_t) * kMaxScalars;
+
 class CommandEncoder {
  public:
   CommandEncoder(std::shared_ptr<DeviceCore> device, std::shared_ptr<QueueState> queue);
@@ -68,6 +75,23 @@ class CommandEncoder {
                 std::optional<Launch> launch = std::nullopt);
   void dispatch(KernelId kernel, const Binding* bindings, size_t num_bindings,
                 const Scalar* scalars, size_t num_scalars, const std::optional<Launch>& launch);
+  // Records one dispatch whose scalar words are the bytes of `params`, which the kernel reads
+  // back with KernelArgs::params<P>(); the kernel's registered check sees them before anything
+  // is recorded. Same error contract as above.
+  template <KernelParamBlock P>
+  void dispatch(KernelId kernel, std::initializer_list<Binding> bindings,
+                const std::optional<Launch>& launch, const P& params) {
+    dispatch(kernel, bindings.begin(), bindings.size(), launch, params);
+  }
+  template <KernelParamBlock P>
+  void dispatch(KernelId kernel, const Binding* bindings, size_t num_bindings,
+                const std::optional<Launch>& launch, const P& params) {
+    uint64_t raw[kParamWords<P>] = {};
+    std::memcpy(raw, &params, sizeof params);
+    Scalar words[kParamWords<P>];
+    for (uint32_t i = 0; i < kParamWords<P>; ++i) words[i].word = raw[i];
+    dispatch(kernel, bindings, num_bindings, words, kParamWords<P>, launch);
+  }
 
   // Every later dispatch in this buffer waits for every earlier one. A barrier with nothing
   // before it orders nothing and is not counted.

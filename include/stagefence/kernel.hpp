@@ -1,7 +1,7 @@
 // Kernel registry: one name, one implementation per backend, one launch-geometry rule per backend.
 #pragma once
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -34,17 +34,23 @@ using KernelId = uint32_t;
 // it enqueues its work on `stream` (a cudaStream_t). Graph builds capture it as a child graph.
 using CudaEnqueueFn = void (*)(const KernelArgs& args, void* stream);
 
+// The kernel's shape contract, backend-neutral: returns what is wrong with the arguments (the
+// value and the bound it breaks), or an empty string when every backend can run them. Runs when
+// a dispatch is recorded or captured, so an unsupported shape never reaches a device.
+using KernelCheckFn = std::string (*)(const KernelArgs& args);
+
 struct KernelDef {
   std::string name;
   CpuKernelFn cpu = nullptr;
-  LaunchFn cpu_launch = nullptr;    // default: grid (1,1,1)
-  const void* cuda = nullptr;       // a __global__ void f(stagefence::KernelArgs)
-  LaunchFn cuda_launch = nullptr;   // required when cuda is set and the dispatch gives no launch
+  LaunchFn cpu_launch = nullptr;   // default: grid (1,1,1)
+  const void* cuda = nullptr;      // a __global__ void f(stagefence::KernelArgs)
+  LaunchFn cuda_launch = nullptr;  // required when cuda is set and the dispatch gives no launch
   CudaEnqueueFn cuda_enqueue = nullptr;  // used instead of `cuda` when set
   // The CUDA kernel calls cudaGridDependencySynchronize() (griddepcontrol.wait) before it reads
   // anything an earlier kernel wrote or writes anything an earlier kernel reads, so a graph may
   // start it early through a programmatic edge (Hopper's programmatic dependent launch).
   bool cuda_programmatic = false;
+  KernelCheckFn check = nullptr;  // none: every argument is accepted
 };
 
 // Process-wide table of kernels. Thread-safe to add; lookups by id are lock-free reads of
@@ -60,6 +66,8 @@ class KernelRegistry {
                     bool programmatic = false);
   // Creates or updates the entry `name` with a CUDA enqueue function.
   KernelId add_cuda_enqueue(std::string_view name, CudaEnqueueFn fn);
+  // Creates or updates the entry `name` with its shape contract.
+  KernelId set_check(std::string_view name, KernelCheckFn fn);
 
   // Throws InvalidArgument naming the kernel when it is unknown.
   KernelId id(std::string_view name) const;
@@ -71,7 +79,7 @@ class KernelRegistry {
   KernelRegistry() = default;
   KernelId find_or_create(std::string_view name);
   static constexpr uint32_t kMaxKernels = 4096;
-  mutable std::mutex mu_;  // serialises additions; lookups by id take no lock
+  mutable std::mutex mu_;              // serialises additions; lookups by id take no lock
   KernelDef* defs_[kMaxKernels] = {};  // owned; never freed so references stay valid
   std::atomic<uint32_t> count_{0};
 };

@@ -124,6 +124,10 @@ void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kerne
   for (size_t i = 0; i < ns; ++i) args.s[i] = scalars[i].word;
   args.num_bindings = static_cast<uint32_t>(nb);
   args.num_scalars = static_cast<uint32_t>(ns);
+  if (def.check) {
+    const std::string why = def.check(args);
+    if (!why.empty()) raise(ErrorCode::InvalidArgument, where() + ": " + why);
+  }
   if (!resolve_launch) return;
 
   // Resolve the launch for this device's backend.

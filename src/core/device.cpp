@@ -8,6 +8,7 @@
 #include "core/fence_state.hpp"
 #include "core/host_spin.hpp"
 #include "core/watchdog.hpp"
+#include "stagefence/backend_kind.hpp"
 #include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 
@@ -66,13 +67,7 @@ static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std
   std::optional<BackendKind> wanted = options.backend;
   if (!wanted) {
     const std::string b = env::backend();
-    if (b == "cpu")
-      wanted = BackendKind::Cpu;
-    else if (b == "cuda")
-      wanted = BackendKind::Cuda;
-    else if (b != "auto")
-      raise(ErrorCode::InvalidArgument,
-            "STAGEFENCE_BACKEND='" + b + "': expected auto, cpu or cuda");
+    wanted = parse_backend(b, "STAGEFENCE_BACKEND");
     if (wanted) *reason = "STAGEFENCE_BACKEND=" + b;
   } else {
     *reason = std::string("requested ") + backend_name(*wanted);

@@ -5,7 +5,9 @@
 
 namespace stagefence {
 
-const char* backend_name(BackendKind k) { return k == BackendKind::Cuda ? "cuda" : "cpu"; }
+const char* backend_name(BackendKind k) {
+  return k == BackendKind::Cuda ? "cuda" : "cpu";
+}
 
 KernelRegistry& KernelRegistry::global() {
   static KernelRegistry* r = new KernelRegistry();  // never destroyed: ids outlive static teardown
@@ -25,7 +27,8 @@ KernelId KernelRegistry::find_or_create(std::string_view name) {
 }
 
 KernelId KernelRegistry::add_cpu(std::string_view name, CpuKernelFn fn, LaunchFn launch) {
-  if (!fn) raise(ErrorCode::InvalidArgument, "kernel '" + std::string(name) + "': null CPU function");
+  if (!fn)
+    raise(ErrorCode::InvalidArgument, "kernel '" + std::string(name) + "': null CPU function");
   std::lock_guard<std::mutex> lock(mu_);
   KernelId id = find_or_create(name);
   defs_[id]->cpu = fn;
@@ -48,10 +51,20 @@ KernelId KernelRegistry::add_cuda(std::string_view name, const void* fn, LaunchF
 
 KernelId KernelRegistry::add_cuda_enqueue(std::string_view name, CudaEnqueueFn fn) {
   if (!fn)
-    raise(ErrorCode::InvalidArgument, "kernel '" + std::string(name) + "': null CUDA enqueue function");
+    raise(ErrorCode::InvalidArgument,
+          "kernel '" + std::string(name) + "': null CUDA enqueue function");
   std::lock_guard<std::mutex> lock(mu_);
   KernelId id = find_or_create(name);
   defs_[id]->cuda_enqueue = fn;
+  return id;
+}
+
+KernelId KernelRegistry::set_check(std::string_view name, KernelCheckFn fn) {
+  if (!fn)
+    raise(ErrorCode::InvalidArgument, "kernel '" + std::string(name) + "': null check function");
+  std::lock_guard<std::mutex> lock(mu_);
+  KernelId id = find_or_create(name);
+  defs_[id]->check = fn;
   return id;
 }
 

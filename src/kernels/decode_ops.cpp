@@ -2,7 +2,6 @@
 
 #include <array>
 #include <atomic>
-#include <cstring>
 #include <optional>
 #include <string>
 
@@ -44,18 +43,6 @@ class KernelIds {
   static constexpr uint64_t kUnresolved = ~uint64_t(0);
   const char* family_;
   std::array<std::atomic<uint64_t>, 16> ids_;
-};
-
-// The params struct as scalar words (unused bytes zero).
-template <typename P>
-struct Words {
-  static constexpr size_t kCount = (sizeof(P) + 7) / 8;
-  Scalar w[kCount];
-  explicit Words(const P& p) {
-    uint64_t raw[kCount] = {};
-    std::memcpy(raw, &p, sizeof p);
-    for (size_t i = 0; i < kCount; ++i) w[i] = Scalar(static_cast<unsigned long long>(raw[i]));
-  }
 };
 
 void require(bool ok, const std::string& op, const std::string& what) {
@@ -109,8 +96,7 @@ void mv(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, cons
       bias ? reads(*bias, 0, y_bytes) : reads(x, 0, x_bytes),
       norm ? reads(*norm->weight, 0, x_bytes) : reads(x, 0, x_bytes),
   };
-  const Words<MvParams> words(p);
-  enc.dispatch(id, bindings, 5, words.w, Words<MvParams>::kCount, std::nullopt);
+  enc.dispatch(id, bindings, 5, std::nullopt, p);
 }
 
 void qkv(CommandEncoder& enc, const Buffer& wq, const Buffer& wk, const Buffer& wv, DType wt,
@@ -162,8 +148,7 @@ void qkv(CommandEncoder& enc, const Buffer& wq, const Buffer& wk, const Buffer& 
       writes(k_cache, 0, cache_bytes),
       writes(v_cache, 0, cache_bytes),
   };
-  const Words<QkvParams> words(p);
-  enc.dispatch(id, bindings, 12, words.w, Words<QkvParams>::kCount, std::nullopt);
+  enc.dispatch(id, bindings, 12, std::nullopt, p);
 }
 
 void glu(CommandEncoder& enc, const Buffer& wg, const Buffer& wu, DType wt, int ffn, int dim,
@@ -184,8 +169,7 @@ void glu(CommandEncoder& enc, const Buffer& wg, const Buffer& wu, DType wt, int 
   const Binding bindings[5] = {reads(wg, 0, w_bytes), reads(wu, 0, w_bytes), reads(x, 0, x_bytes),
                                reads(*norm.weight, 0, x_bytes),
                                writes(out, 0, uint64_t(ffn) * kF32)};
-  const Words<GluParams> words(p);
-  enc.dispatch(id, bindings, 5, words.w, Words<GluParams>::kCount, std::nullopt);
+  enc.dispatch(id, bindings, 5, std::nullopt, p);
 }
 
 bool attention_decode_supports(int head_dim) {
@@ -235,8 +219,7 @@ void attention_decode(CommandEncoder& enc, const Buffer& q, const Buffer& k_cach
       reads(position, 0, kI32),
       writes(out, 0, q_bytes),
   };
-  const Words<AttnDecodeParams> words(p);
-  enc.dispatch(KernelId(id), bindings, 6, words.w, Words<AttnDecodeParams>::kCount, std::nullopt);
+  enc.dispatch(KernelId(id), bindings, 6, std::nullopt, p);
 }
 
 }  // namespace stagefence::kernels::ops

@@ -1,5 +1,6 @@
 #include "kernels/finite_check.hpp"
 
+#include "kernels/params/finite_check.hpp"
 #include "kernels/register.hpp"
 #include "stagefence/kernel.hpp"
 
@@ -11,8 +12,9 @@ void finite_check(CommandEncoder& enc, const Buffer& x, uint64_t n, const Buffer
     register_forward_kernels();
     return KernelRegistry::global().id("finite_check");
   }();
-  enc.dispatch(id, {reads(x, 0, n * sizeof(float)), reads_writes(flag, 0, sizeof(uint32_t))},
-               {Scalar(n), Scalar(code)});
+  const Binding bindings[] = {reads(x, 0, n * sizeof(float)),
+                              reads_writes(flag, 0, sizeof(uint32_t))};
+  enc.dispatch(id, bindings, 2, std::nullopt, FiniteCheckParams{int64_t(n), int64_t(code)});
 }
 
 }  // namespace stagefence::kernels::ops

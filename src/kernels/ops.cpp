@@ -8,6 +8,14 @@
 
 #include "kernels/dequant.hpp"
 #include "kernels/kernel_spec.hpp"
+#include "kernels/params/attention.hpp"
+#include "kernels/params/elementwise.hpp"
+#include "kernels/params/embed.hpp"
+#include "kernels/params/kv_store.hpp"
+#include "kernels/params/matrix.hpp"
+#include "kernels/params/rmsnorm.hpp"
+#include "kernels/params/rope.hpp"
+#include "kernels/params/sample.hpp"
 #include "kernels/register.hpp"
 #include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"
@@ -66,7 +74,7 @@ void embed(CommandEncoder& enc, const Buffer& table, DType wt, int vocab, int di
   enc.dispatch(id,
                {reads(table, 0, n_vocab * dtype_bytes(wt, n_dim)), reads(ids, 0, n_tok * kI32),
                 writes(out, 0, n_tok * n_dim * kF32)},
-               {Scalar(dim), Scalar(tokens), Scalar(vocab), Scalar(scale)});
+               std::nullopt, EmbedParams{dim, tokens, vocab, scale});
 }
 
 void rmsnorm(CommandEncoder& enc, const Buffer& x, const Buffer& w, const Buffer& y, int rows,
@@ -76,7 +84,7 @@ void rmsnorm(CommandEncoder& enc, const Buffer& x, const Buffer& w, const Buffer
       checked_count("rmsnorm", "rows", rows) * checked_count("rmsnorm", "n", n) * kF32;
   enc.dispatch(kernel.get("rmsnorm"),
                {reads(x, 0, bytes), reads(w, 0, uint64_t(n) * kF32), writes(y, 0, bytes)},
-               {Scalar(rows), Scalar(n), Scalar(eps), Scalar(add_one ? 1 : 0)});
+               std::nullopt, RmsnormParams{rows, n, eps, add_one ? 1 : 0});
 }
 
 namespace {
@@ -105,8 +113,10 @@ void record_matrix_product(CommandEncoder& enc, KernelId id, const char* op, con
     bindings[num_bindings++] = reads_writes(*scratch, 0, matmul_scratch_bytes(tokens, cols));
     flags |= kMatFlagScratch;
   }
-  const Scalar scalars[4] = {Scalar(rows), Scalar(cols), Scalar(flags), Scalar(tokens)};
-  enc.dispatch(id, bindings, num_bindings, scalars, with_tokens ? 4 : 3, std::nullopt);
+  if (with_tokens)
+    enc.dispatch(id, bindings, num_bindings, std::nullopt, MatmulParams{rows, cols, flags, tokens});
+  else
+    enc.dispatch(id, bindings, num_bindings, std::nullopt, MatvecParams{rows, cols, flags});
 }
 
 }  // namespace
@@ -133,8 +143,9 @@ void rope(CommandEncoder& enc, const Buffer& x, const Buffer& positions, int tok
   const uint64_t bytes = n_tok * checked_count("rope", "heads", heads) *
                          checked_count("rope", "head_dim", p.head_dim) * kF32;
   enc.dispatch(kernel.get("rope"), {reads_writes(x, 0, bytes), reads(positions, 0, n_tok * kI32)},
-               {Scalar(tokens), Scalar(heads), Scalar(p.head_dim), Scalar(p.rot_dim),
-                Scalar(p.theta_base), Scalar(int(p.mode)), Scalar(p.freq_scale)});
+               std::nullopt,
+               RopeKernelParams{tokens, heads, p.head_dim, p.rot_dim, p.theta_base, int(p.mode),
+                                p.freq_scale});
 }
 
 void kv_store(CommandEncoder& enc, const Buffer& src, const Buffer& cache, const Buffer& positions,
@@ -147,7 +158,7 @@ void kv_store(CommandEncoder& enc, const Buffer& src, const Buffer& cache, const
   enc.dispatch(kernel.get("kv_store"),
                {reads(src, 0, n_tok * row * kF32), writes(cache, 0, cache_bytes),
                 reads(positions, 0, n_tok * kI32)},
-               {Scalar(tokens), Scalar(kv_heads), Scalar(head_dim), Scalar(cap)});
+               std::nullopt, KvStoreParams{tokens, kv_heads, head_dim, cap});
 }
 
 uint64_t attention_partial_bytes(int tokens, int heads, int head_dim, int splits) {
@@ -174,11 +185,12 @@ void attention(CommandEncoder& enc, const Buffer& q, const Buffer& k_cache, cons
       split_kernel.get("attn.split"),
       {reads(q, 0, q_bytes), reads(k_cache, 0, cache_bytes), reads(v_cache, 0, cache_bytes),
        writes(partial, 0, partial_bytes), reads(positions, 0, n_tok * kI32)},
-      {Scalar(tokens), Scalar(p.heads), Scalar(p.kv_heads), Scalar(p.head_dim), Scalar(p.cap),
-       Scalar(p.scale), Scalar(splits), Scalar(p.window), Scalar(p.softcap)});
+      std::nullopt,
+      AttnSplitParams{tokens, p.heads, p.kv_heads, p.head_dim, p.cap, p.scale, splits, p.window,
+                      p.softcap});
   enc.dispatch(merge_kernel.get("attn.merge"),
-               {reads(partial, 0, partial_bytes), writes(out, 0, q_bytes)},
-               {Scalar(tokens), Scalar(p.heads), Scalar(p.head_dim), Scalar(splits)});
+               {reads(partial, 0, partial_bytes), writes(out, 0, q_bytes)}, std::nullopt,
+               AttnMergeParams{tokens, p.heads, p.head_dim, splits});
 }
 
 void swiglu(CommandEncoder& enc, const Buffer& gate, const Buffer& up, const Buffer& out, int n,
@@ -186,15 +198,15 @@ void swiglu(CommandEncoder& enc, const Buffer& gate, const Buffer& up, const Buf
   static CachedKernelId kernel;
   const uint64_t bytes = checked_count("swiglu", "n", n) * kF32;
   enc.dispatch(kernel.get("swiglu"),
-               {reads(gate, 0, bytes), reads(up, 0, bytes), writes(out, 0, bytes)},
-               {Scalar(n), Scalar(int(act))});
+               {reads(gate, 0, bytes), reads(up, 0, bytes), writes(out, 0, bytes)}, std::nullopt,
+               SwigluParams{n, int(act)});
 }
 
 void add(CommandEncoder& enc, const Buffer& a, const Buffer& b, const Buffer& out, int n) {
   static CachedKernelId kernel;
   const uint64_t bytes = checked_count("add", "n", n) * kF32;
   enc.dispatch(kernel.get("add"), {reads(a, 0, bytes), reads(b, 0, bytes), writes(out, 0, bytes)},
-               {Scalar(n)});
+               std::nullopt, AddParams{n});
 }
 
 void fill(CommandEncoder& enc, const Buffer& out, uint64_t n, float value) {
@@ -211,11 +223,10 @@ void sample(CommandEncoder& enc, const Buffer& logits, int vocab, const Buffer& 
   // A zero-length range would bind nothing; with no history the whole (unused) view is bound.
   const Binding history_binding =
       history_bytes > 0 ? writes(history, 0, history_bytes) : writes(history);
-  enc.dispatch(
-      kernel.get("sample"),
-      {reads(logits, 0, logit_bytes), writes(token, 0, kI32), reads(state, 0, 2 * sizeof(uint64_t)),
-       history_binding},
-      {Scalar(vocab), Scalar(p.temperature), Scalar(p.top_k), Scalar(p.top_p), Scalar(max_steps)});
+  enc.dispatch(kernel.get("sample"),
+               {reads(logits, 0, logit_bytes), writes(token, 0, kI32),
+                reads(state, 0, 2 * sizeof(uint64_t)), history_binding},
+               std::nullopt, SampleParams{vocab, p.temperature, p.top_k, p.top_p, max_steps});
 }
 
 void step_advance(CommandEncoder& enc, const Buffer& positions, const Buffer& state) {

@@ -1,11 +1,61 @@
 #include "kernels/register.hpp"
 
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "kernels/cpu/cpu_kernels.hpp"
+#include "kernels/params/attention.hpp"
+#include "kernels/params/attention_decode.hpp"
+#include "kernels/params/elementwise.hpp"
+#include "kernels/params/embed.hpp"
+#include "kernels/params/finite_check.hpp"
+#include "kernels/params/fused_decode.hpp"
+#include "kernels/params/kv_store.hpp"
+#include "kernels/params/matrix.hpp"
+#include "kernels/params/rmsnorm.hpp"
+#include "kernels/params/rope.hpp"
+#include "kernels/params/sample.hpp"
 #include "stagefence/kernel.hpp"
 
 namespace stagefence::kernels {
+namespace {
+
+// Each forward kernel's shape contract, by name ("embed." matches every weight type's kernel).
+struct NamedCheck {
+  std::string_view name;
+  bool prefix;
+  KernelCheckFn check;
+};
+
+constexpr NamedCheck kShapeChecks[] = {
+    {"embed.", true, &check_params<EmbedParams>},
+    {"rmsnorm", false, &check_params<RmsnormParams>},
+    {"matvec.", true, &check_params<MatvecParams>},
+    {"matmul.", true, &check_params<MatmulParams>},
+    {"rope", false, &check_params<RopeKernelParams>},
+    {"kv_store", false, &check_params<KvStoreParams>},
+    {"attn.split", false, &check_params<AttnSplitParams>},
+    {"attn.merge", false, &check_params<AttnMergeParams>},
+    {"swiglu", false, &check_params<SwigluParams>},
+    {"add", false, &check_params<AddParams>},
+    {"sample", false, &check_params<SampleParams>},
+    {"mv.", true, &check_params<MvParams>},
+    {"qkv.", true, &check_params<QkvParams>},
+    {"glu.", true, &check_params<GluParams>},
+    {"attn.decode.", true, &check_params<AttnDecodeParams>},
+    {"finite_check", false, &check_params<FiniteCheckParams>},
+};
+
+// Attaches the checks to the kernels registered so far, whichever backends implement them.
+void attach_shape_checks(KernelRegistry& registry) {
+  for (const std::string& name : registry.names())
+    for (const NamedCheck& c : kShapeChecks)
+      if (c.prefix ? std::string_view(name).starts_with(c.name) : name == c.name)
+        registry.set_check(name, c.check);
+}
+
+}  // namespace
 
 void register_forward_kernels() {
   static std::once_flag once;
@@ -15,6 +65,7 @@ void register_forward_kernels() {
 #if defined(STAGEFENCE_WITH_CUDA)
     register_cuda_forward_kernels();
 #endif
+    attach_shape_checks(registry);
   });
 }
 

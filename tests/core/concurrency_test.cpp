@@ -1,5 +1,6 @@
 // The CPU backend really runs independent dispatches at the same time, and orders dependent
 // (or force-serialised) ones.
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;
@@ -30,9 +31,10 @@ TEST(Concurrency, ForceSerialOrdersTheSamePair) {
   auto dev = cpu_device();
   auto s1 = dev.alloc(sf::DType::I64, {2});
   auto s2 = dev.alloc(sf::DType::I64, {2});
-  setenv("STAGEFENCE_FORCE_SERIAL", "1", 1);
-  auto enc = dev.command_encoder();
-  unsetenv("STAGEFENCE_FORCE_SERIAL");
+  auto enc = [&] {
+    sftest::ScopedEnv serial("STAGEFENCE_FORCE_SERIAL", "1");
+    return dev.command_encoder();
+  }();
   enc.dispatch("test.stamp", {sf::writes(s1)}, {30000});
   enc.dispatch("test.stamp", {sf::writes(s2)}, {30000});
   enc.commit_and_wait(std::chrono::seconds(20));

@@ -1,4 +1,5 @@
 // Device basics: backend choice, zero-initialised allocation, views, host copies, pool reuse.
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;
@@ -61,9 +62,10 @@ TEST(DeviceChoice, ExplicitCpuAndReason) {
   EXPECT_EQ(dev.backend(), sf::BackendKind::Cpu);
   EXPECT_FALSE(dev.info().backend_reason.empty());
   EXPECT_GE(dev.info().cpu_workers, 2);
-  setenv("STAGEFENCE_BACKEND", "tpu", 1);
-  EXPECT_THROW(sf::Device::open(), sf::Error);
-  unsetenv("STAGEFENCE_BACKEND");
+  {
+    sftest::ScopedEnv backend("STAGEFENCE_BACKEND", "tpu");
+    EXPECT_THROW(sf::Device::open(), sf::Error);
+  }
 }
 
 #ifndef NDEBUG
@@ -71,9 +73,10 @@ TEST(DeviceChoice, ExplicitCpuAndReason) {
 // while a command buffer still uses it and quarantines its memory instead of reusing it.
 TEST(Unretained, DebugBuildDetectsEarlyFree) {
   register_test_kernels();
-  setenv("STAGEFENCE_UNRETAINED_REFS", "1", 1);
-  auto dev = sf::Device::open({sf::BackendKind::Cpu});
-  unsetenv("STAGEFENCE_UNRETAINED_REFS");
+  auto dev = [] {
+    sftest::ScopedEnv unretained("STAGEFENCE_UNRETAINED_REFS", "1");
+    return sf::Device::open({sf::BackendKind::Cpu});
+  }();
   auto gate = dev.new_fence("gate");
   auto out = dev.alloc(sf::DType::F32, {64});
   auto enc = dev.command_encoder();

@@ -1,5 +1,6 @@
 // Byte-exact hazard tracking: the tracker alone, and through the encoder's dependency counts.
 #include "core/hazard_tracker.hpp"
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;
@@ -23,7 +24,7 @@ TEST(HazardTracker, ReadAfterReadNeverConflicts) {
 TEST(HazardTracker, RawWarWawConflict) {
   sf::HazardTracker t;
   add(t, 0, {{1, 0, 64, Access::Write}});
-  EXPECT_EQ(add(t, 1, {{1, 0, 64, Access::Read}}), std::vector<uint32_t>{0});   // RAW
+  EXPECT_EQ(add(t, 1, {{1, 0, 64, Access::Read}}), std::vector<uint32_t>{0});         // RAW
   EXPECT_EQ(add(t, 2, {{1, 32, 96, Access::Write}}), (std::vector<uint32_t>{0, 1}));  // WAW + WAR
   sf::HazardTracker t2;
   add(t2, 0, {{5, 0, 8, Access::Read}});
@@ -33,9 +34,9 @@ TEST(HazardTracker, RawWarWawConflict) {
 TEST(HazardTracker, DisjointViewsDoNotConflictOverlappingOnesDo) {
   sf::HazardTracker t;
   add(t, 0, {{1, 0, 64, Access::Write}});
-  EXPECT_TRUE(add(t, 1, {{1, 64, 128, Access::Write}}).empty());   // adjacent, disjoint
+  EXPECT_TRUE(add(t, 1, {{1, 64, 128, Access::Write}}).empty());  // adjacent, disjoint
   EXPECT_EQ(add(t, 2, {{1, 63, 65, Access::Read}}), (std::vector<uint32_t>{0, 1}));  // straddles
-  EXPECT_TRUE(add(t, 3, {{2, 0, 64, Access::Write}}).empty());    // other allocation
+  EXPECT_TRUE(add(t, 3, {{2, 0, 64, Access::Write}}).empty());  // other allocation
 }
 
 TEST(HazardTracker, BarrierOrdersEverythingBefore) {
@@ -79,9 +80,10 @@ TEST_P(Hazards, KnownSequenceYieldsExactDependencyCount) {
 }
 
 TEST_P(Hazards, ForceSerialChainsEveryDispatch) {
-  setenv("STAGEFENCE_FORCE_SERIAL", "1", 1);
-  auto enc = dev().command_encoder();  // the flag is read when the buffer opens
-  unsetenv("STAGEFENCE_FORCE_SERIAL");
+  auto enc = [&] {  // the flag is read when the buffer opens
+    sftest::ScopedEnv serial("STAGEFENCE_FORCE_SERIAL", "1");
+    return dev().command_encoder();
+  }();
   auto a = dev().alloc(sf::DType::F32, {8});
   auto b = dev().alloc(sf::DType::F32, {8});
   fill(enc, a, 1.0f);

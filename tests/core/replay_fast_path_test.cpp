@@ -167,7 +167,9 @@ TEST(HazardTrackerRewrite, AgreesWithTheReferenceOnRandomSequences) {
     for (uint32_t index = 0; index < 300; ++index) {
       if (rng() % 23 == 0) {
         ASSERT_EQ(ref.barrier(), fast.barrier()) << "round " << round << " before " << index;
-        if (rng() % 2) ASSERT_EQ(ref.barrier(), fast.barrier());
+        if (rng() % 2) {
+          ASSERT_EQ(ref.barrier(), fast.barrier());
+        }
       }
       sf::RangeAccess acc[5];
       const size_t n = rng() % 6;

@@ -1,4 +1,5 @@
 // Residency set: staged operations, one flush per commit, counts, budget, disable flag.
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;
@@ -69,9 +70,10 @@ TEST_P(Residency, BudgetOverrunFailsBeforeSubmissionAndLosesNothing) {
 }
 
 TEST(ResidencyFlag, DisableFlagMakesAddAndRemoveReturnFalse) {
-  setenv("STAGEFENCE_NO_RESIDENCY", "1", 1);
-  auto dev = sf::Device::open({sf::BackendKind::Cpu});
-  unsetenv("STAGEFENCE_NO_RESIDENCY");
+  auto dev = [] {
+    sftest::ScopedEnv no_residency("STAGEFENCE_NO_RESIDENCY", "1");
+    return sf::Device::open({sf::BackendKind::Cpu});
+  }();
   auto res = dev.residency();
   EXPECT_FALSE(res.enabled());
   auto b = dev.alloc(1024);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "scoped_env.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
@@ -69,11 +70,6 @@ inline Interval read_interval(const sf::Buffer& b) {
 inline void spin(sf::CommandEncoder& enc, const sf::Buffer& stamp, uint64_t ns,
                  bool read_write = false) {
   enc.dispatch("timestamp_spin", {read_write ? sf::reads_writes(stamp) : sf::writes(stamp)}, {ns});
-}
-
-// Sets an environment variable for the rest of this test process (each test runs in its own).
-inline void set_env(const char* name, const char* value) {
-  ::setenv(name, value, 1);
 }
 
 }  // namespace cudatest

@@ -4,13 +4,14 @@
 #include <thread>
 
 #include "cuda_test_support.hpp"
+#include "scoped_env.hpp"
 
 using namespace cudatest;
 
 class CudaFenceKinds : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    set_env("STAGEFENCE_FENCE_KIND", GetParam());
+    fence_kind_.emplace("STAGEFENCE_FENCE_KIND", GetParam());
     dev_ = open_cuda();
     if (!dev_) GTEST_SKIP() << "no usable CUDA device on this machine";
     if (dev_->info().fence_kind != GetParam())
@@ -18,6 +19,7 @@ class CudaFenceKinds : public ::testing::TestWithParam<const char*> {
                    << dev_->info().fence_kind << ")";
   }
   sf::Device& dev() { return *dev_; }
+  std::optional<sftest::ScopedEnv> fence_kind_;  // declared first: outlives the device
   std::optional<sf::Device> dev_;
 };
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "cuda_test_support.hpp"
+#include "scoped_env.hpp"
 
 using namespace cudatest;
 
@@ -129,7 +130,7 @@ TEST(CudaGraphs, GraphResultsMatchTheDoubleReference) {
 }
 
 TEST(CudaEager, EagerPathGivesTheSameResultsWithoutGraphs) {
-  set_env("STAGEFENCE_CUDA_GRAPHS", "0");
+  sftest::ScopedEnv no_graphs("STAGEFENCE_CUDA_GRAPHS", "0");
   SF_OPEN_CUDA_OR_SKIP(dev);
   EXPECT_FALSE(dev.info().graphs);
   const auto before = sf::counters::snapshot();
@@ -145,7 +146,7 @@ TEST(CudaEager, EagerPathGivesTheSameResultsWithoutGraphs) {
 }
 
 TEST(CudaTimes, TimestampsAndPerDispatchProfile) {
-  set_env("STAGEFENCE_PROFILE_DISPATCHES", "1");
+  sftest::ScopedEnv profile("STAGEFENCE_PROFILE_DISPATCHES", "1");
   SF_OPEN_CUDA_OR_SKIP(dev);
   auto s1 = dev.alloc(16), s2 = dev.alloc(16);
   auto enc = dev.command_encoder();

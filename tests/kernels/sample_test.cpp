@@ -9,41 +9,10 @@
 
 #include "kernel_test_util.hpp"
 #include "kernels/kernel_spec.hpp"
+#include "reference_ops.hpp"
 
 namespace stagefence::kernels::testing {
 namespace {
-
-// The rule, written out directly: full sort, candidate cap, double softmax, top-p prefix,
-// renormalised draw.
-int32_t reference_sample(const std::vector<float>& logits, float temperature, int top_k,
-                         float top_p, uint64_t seed, uint64_t step) {
-  std::vector<int32_t> ids(logits.size());
-  std::iota(ids.begin(), ids.end(), 0);
-  std::stable_sort(ids.begin(), ids.end(),
-                   [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  if (temperature <= 0) return ids[0];
-  size_t count = top_k > 0 ? size_t(top_k) : logits.size();
-  count = std::min({count, logits.size(), size_t(kMaxSampleCandidates)});
-  std::vector<double> p(count);
-  double sum = 0;
-  for (size_t i = 0; i < count; ++i)
-    sum += p[i] = std::exp((logits[ids[i]] - logits[ids[0]]) / double(temperature));
-  for (double& v : p) v /= sum;
-  size_t kept = count;
-  if (top_p < 1) {
-    double mass = 0;
-    for (kept = 0; kept < count;) {
-      mass += p[kept++];
-      if (mass >= top_p) break;
-    }
-  }
-  const double total = std::accumulate(p.begin(), p.begin() + kept, 0.0);
-  const double u = sf_uniform(seed, step) * total;
-  double cumulative = 0;
-  for (size_t i = 0; i < kept; ++i)
-    if ((cumulative += p[i]) > u) return ids[i];
-  return ids[kept - 1];
-}
 
 struct Sampled {
   int32_t token;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "scoped_env.hpp"
 #include "stagefence/device.hpp"
 #include "stagefence/env.hpp"
 
@@ -34,9 +35,10 @@ DoctorRun doctor(std::vector<std::string> args) {
 }
 
 TEST(Doctor, TextNamesEveryFlagWithDefaultAndCurrentValue) {
-  setenv("STAGEFENCE_TIMESTAMPS", "on", 1);
-  const DoctorRun r = doctor({});
-  unsetenv("STAGEFENCE_TIMESTAMPS");
+  const DoctorRun r = [] {
+    sftest::ScopedEnv timestamps("STAGEFENCE_TIMESTAMPS", "on");
+    return doctor({});
+  }();
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto flags = sf::env::all_flags();
   ASSERT_GE(flags.size(), 11u);
@@ -67,9 +69,10 @@ TEST(Doctor, TextNamesEveryFlagWithDefaultAndCurrentValue) {
 }
 
 TEST(Doctor, JsonCarriesTheSameFindings) {
-  setenv("STAGEFENCE_FORCE_SERIAL", "1", 1);
-  const DoctorRun r = doctor({"--json"});
-  unsetenv("STAGEFENCE_FORCE_SERIAL");
+  const DoctorRun r = [] {
+    sftest::ScopedEnv serial("STAGEFENCE_FORCE_SERIAL", "1");
+    return doctor({"--json"});
+  }();
   ASSERT_EQ(r.rc, 0) << r.err;
   const JsonValue doc = nlohmann::json::parse(r.out);
   EXPECT_EQ(doc.at("schema").get_ref<const std::string&>(), "stagefence.doctor/1");
@@ -111,9 +114,10 @@ TEST(Doctor, UnknownOptionIsAUsageError) {
 }
 
 TEST(Doctor, ReportsAnUnopenableDefaultDeviceAndStillTheCpuSide) {
-  setenv("STAGEFENCE_BACKEND", "tpu", 1);
-  const DoctorRun r = doctor({"--json"});
-  unsetenv("STAGEFENCE_BACKEND");
+  const DoctorRun r = [] {
+    sftest::ScopedEnv backend("STAGEFENCE_BACKEND", "tpu");
+    return doctor({"--json"});
+  }();
   EXPECT_EQ(r.rc, 1);
   const JsonValue doc = nlohmann::json::parse(r.out);
   EXPECT_TRUE(doc.at("device").is_null());

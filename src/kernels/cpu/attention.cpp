@@ -1,5 +1,7 @@
 // "attn.split" and "attn.merge": causal attention of T queries over the f16 KV cache, split
 // over the keys (flash-decoding style) so that long contexts spread across blocks.
+#include "kernels/params/attention.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,16 +23,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 void attn_split(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
                 uint64_t block_end) {
   constexpr const char* kName = "attn.split";
-  require_scalar_count(args, 9, kName);
-  const int64_t tokens = require_scalar(args, 0, 0, kMaxExtent, kName, "T");
-  const int64_t heads = require_scalar(args, 1, 1, kMaxExtent, kName, "heads");
-  const int64_t kv_heads = require_scalar(args, 2, 1, heads, kName, "kv_heads");
-  const int64_t head_dim = require_scalar(args, 3, 1, kMaxExtent, kName, "head_dim");
-  const int64_t cap = require_scalar(args, 4, 1, kMaxExtent, kName, "cap");
-  const float scale = args.f32(5);
-  const int64_t splits = require_scalar(args, 6, 1, kMaxExtent, kName, "splits");
-  const int64_t window = require_scalar(args, 7, 0, kMaxExtent, kName, "window");
-  const float softcap = args.f32(8);
+  const AttnSplitParams p = checked_params<AttnSplitParams>(args, kName);
+  const int64_t tokens = p.tokens, heads = p.heads, kv_heads = p.kv_heads;
+  const int64_t head_dim = p.head_dim, cap = p.cap, splits = p.splits, window = p.window;
+  const float scale = p.scale, softcap = p.softcap;
   if (heads % kv_heads != 0)
     raise(ErrorCode::InvalidArgument,
           std::string(kName) + ": heads = " + std::to_string(heads) +
@@ -100,7 +96,8 @@ void attn_split(const KernelArgs& args, const Launch& launch, uint64_t block_beg
 
 // Work per item grows with the context, so blocks are small: ~8 (query, head, split) items.
 Launch attn_split_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0) * args.i64(1) * args.i64(6), 8);
+  const AttnSplitParams p = args.params<AttnSplitParams>();
+  return grid_for(p.tokens * p.heads * p.splits, 8);
 }
 
 // Combines the splits of one (query, head): out = Σ e^(m_s−M)·o_s / Σ e^(m_s−M)·l_s.
@@ -108,11 +105,8 @@ Launch attn_split_launch(const KernelArgs& args) {
 void attn_merge(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
                 uint64_t block_end) {
   constexpr const char* kName = "attn.merge";
-  require_scalar_count(args, 4, kName);
-  const int64_t tokens = require_scalar(args, 0, 0, kMaxExtent, kName, "T");
-  const int64_t heads = require_scalar(args, 1, 1, kMaxExtent, kName, "heads");
-  const int64_t head_dim = require_scalar(args, 2, 1, kMaxExtent, kName, "head_dim");
-  const int64_t splits = require_scalar(args, 3, 1, kMaxExtent, kName, "splits");
+  const AttnMergeParams p = checked_params<AttnMergeParams>(args, kName);
+  const int64_t tokens = p.tokens, heads = p.heads, head_dim = p.head_dim, splits = p.splits;
   const int64_t stride = head_dim + 2;
   require_binding(args, 0, uint64_t(tokens * heads * splits * stride) * 4, kName, "partial");
   require_binding(args, 1, uint64_t(tokens * heads * head_dim) * 4, kName, "out");
@@ -145,7 +139,8 @@ void attn_merge(const KernelArgs& args, const Launch& launch, uint64_t block_beg
 
 // About 64 (query, head) items per block.
 Launch attn_merge_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0) * args.i64(1), 64);
+  const AttnMergeParams p = args.params<AttnMergeParams>();
+  return grid_for(p.tokens * p.heads, 64);
 }
 
 }  // namespace

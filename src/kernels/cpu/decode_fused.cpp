@@ -17,13 +17,6 @@
 namespace stagefence::kernels::cpu {
 namespace {
 
-template <typename P>
-P params_of(const KernelArgs& a) {
-  P p;
-  std::memcpy(&p, a.s, sizeof p);
-  return p;
-}
-
 // The activations of one product: x (normalised with w when `norm`), as f32 and, for
 // block-quantised weights, as 8-bit blocks. Rebuilt by each worker's call (a few microseconds).
 struct Activations {
@@ -53,7 +46,7 @@ struct Activations {
 
 template <DType kType>
 void mv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
-  const MvParams p = params_of<MvParams>(args);
+  const MvParams p = args.params<MvParams>();
   const uint64_t row_bytes = dtype_bytes(kType, uint64_t(p.cols));
   thread_local Activations acts;
   acts.build(kType, args.p<const float>(1), args.p<const float>(4), p.cols,
@@ -71,7 +64,7 @@ void mv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint
 }
 
 Launch mv_launch(const KernelArgs& args) {
-  const MvParams p = params_of<MvParams>(args);
+  const MvParams p = args.params<MvParams>();
   return grid_for(p.rows, std::max<int64_t>(16, (p.rows + 63) / 64));
 }
 
@@ -87,7 +80,7 @@ void rotate(float& a, float& b, int freq, int rot, double pos, double theta, dou
 
 template <DType kType>
 void qkv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
-  const QkvParams p = params_of<QkvParams>(args);
+  const QkvParams p = args.params<QkvParams>();
   const uint64_t row_bytes = dtype_bytes(kType, uint64_t(p.dim));
   thread_local Activations acts;
   acts.build(kType, args.p<const float>(3), args.p<const float>(4), p.dim, true,
@@ -134,14 +127,14 @@ void qkv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uin
 }
 
 Launch qkv_launch(const KernelArgs& args) {
-  const QkvParams p = params_of<QkvParams>(args);
+  const QkvParams p = args.params<QkvParams>();
   const int64_t tasks = int64_t(p.heads + 2 * p.kv_heads) * (p.head_dim / 2);
   return grid_for(tasks, std::max<int64_t>(8, (tasks + 63) / 64));
 }
 
 template <DType kType>
 void glu(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
-  const GluParams p = params_of<GluParams>(args);
+  const GluParams p = args.params<GluParams>();
   const uint64_t row_bytes = dtype_bytes(kType, uint64_t(p.dim));
   thread_local Activations acts;
   acts.build(kType, args.p<const float>(2), args.p<const float>(3), p.dim, true,
@@ -164,14 +157,14 @@ void glu(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uin
 }
 
 Launch glu_launch(const KernelArgs& args) {
-  const GluParams p = params_of<GluParams>(args);
+  const GluParams p = args.params<GluParams>();
   return grid_for(p.ffn, std::max<int64_t>(16, (p.ffn + 63) / 64));
 }
 
 // One block per query head: its keys in order with a running max (the scratch is not used).
 void attn_decode(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
                  uint64_t block_end) {
-  const AttnDecodeParams p = params_of<AttnDecodeParams>(args);
+  const AttnDecodeParams p = args.params<AttnDecodeParams>();
   const float* q = args.p<const float>(0);
   const uint16_t* kc = args.p<const uint16_t>(1);
   const uint16_t* vc = args.p<const uint16_t>(2);
@@ -206,7 +199,7 @@ void attn_decode(const KernelArgs& args, const Launch& launch, uint64_t block_be
 }
 
 Launch attn_decode_launch(const KernelArgs& args) {
-  return grid_for(params_of<AttnDecodeParams>(args).heads, 1);
+  return grid_for(args.params<AttnDecodeParams>().heads, 1);
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
 // "swiglu" (silu or gelu_tanh gate times up) and "add".
+#include "kernels/params/elementwise.hpp"
+
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.hpp"
@@ -12,9 +14,8 @@ constexpr int64_t kElementsPerBlock = 16384;
 void swiglu(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
             uint64_t block_end) {
   constexpr const char* kName = "swiglu";
-  require_scalar_count(args, 2, kName);
-  const int64_t n = require_scalar(args, 0, 0, kMaxExtent, kName, "n");
-  const int64_t act = require_scalar(args, 1, 0, 1, kName, "act");
+  const SwigluParams p = checked_params<SwigluParams>(args, kName);
+  const int64_t n = p.n, act = p.act;
   require_binding(args, 0, uint64_t(n) * 4, kName, "gate");
   require_binding(args, 1, uint64_t(n) * 4, kName, "up");
   require_binding(args, 2, uint64_t(n) * 4, kName, "out");
@@ -41,8 +42,7 @@ void swiglu(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
 
 void add(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
   constexpr const char* kName = "add";
-  require_scalar_count(args, 1, kName);
-  const int64_t n = require_scalar(args, 0, 0, kMaxExtent, kName, "n");
+  const int64_t n = checked_params<AddParams>(args, kName).n;
   require_binding(args, 0, uint64_t(n) * 4, kName, "a");
   require_binding(args, 1, uint64_t(n) * 4, kName, "b");
   require_binding(args, 2, uint64_t(n) * 4, kName, "out");
@@ -54,7 +54,7 @@ void add(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uin
 }
 
 Launch elementwise_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0), kElementsPerBlock);
+  return grid_for(args.params<AddParams>().n, kElementsPerBlock);  // swiglu's n is word 0 too
 }
 
 }  // namespace

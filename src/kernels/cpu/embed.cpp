@@ -1,4 +1,6 @@
 // "embed.<wt>": gathers and decodes rows of the embedding table, times an optional scale.
+#include "kernels/params/embed.hpp"
+
 #include <cstring>
 #include <limits>
 #include <string>
@@ -13,11 +15,9 @@ namespace {
 template <DType kType>
 void embed(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
   constexpr const char* kName = "embed";
-  require_scalar_count(args, 4, kName);
-  const int64_t dim = require_scalar(args, 0, 1, kMaxExtent, kName, "dim");
-  const int64_t tokens = require_scalar(args, 1, 0, kMaxExtent, kName, "T");
-  const int64_t vocab = require_scalar(args, 2, 1, kMaxExtent, kName, "vocab");
-  const float scale = args.f32(3);
+  const EmbedParams p = checked_params<EmbedParams>(args, kName);
+  const int64_t dim = p.dim, tokens = p.tokens, vocab = p.vocab;
+  const float scale = p.scale;
   const uint64_t row_bytes = dtype_bytes(kType, uint64_t(dim));
   require_binding(args, 0, row_bytes * uint64_t(vocab), kName, "table");
   require_binding(args, 1, uint64_t(tokens) * 4, kName, "ids");
@@ -43,8 +43,9 @@ void embed(const KernelArgs& args, const Launch& launch, uint64_t block_begin, u
 
 // Enough rows per block that a block decodes at least ~16k elements.
 Launch embed_launch(const KernelArgs& args) {
-  const int64_t dim = std::max<int64_t>(1, args.i64(0));
-  return grid_for(args.i64(1), std::max<int64_t>(1, 16384 / dim));
+  const EmbedParams p = args.params<EmbedParams>();
+  const int64_t dim = std::max<int64_t>(1, p.dim);
+  return grid_for(p.tokens, std::max<int64_t>(1, 16384 / dim));
 }
 
 }  // namespace

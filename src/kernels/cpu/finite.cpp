@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
+#include "kernels/params/finite_check.hpp"
 
 namespace stagefence::kernels::cpu {
 namespace {
@@ -13,9 +14,9 @@ constexpr int64_t kElementsPerBlock = 16384;
 void finite_check(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
                   uint64_t block_end) {
   constexpr const char* kName = "finite_check";
-  require_scalar_count(args, 2, kName);
-  const int64_t n = require_scalar(args, 0, 0, kMaxExtent, kName, "n");
-  const uint32_t code = args.u32(1);
+  const FiniteCheckParams p = checked_params<FiniteCheckParams>(args, kName);
+  const int64_t n = p.n;
+  const uint32_t code = uint32_t(p.code);
   require_binding(args, 0, uint64_t(n) * 4, kName, "x");
   require_binding(args, 1, 4, kName, "flag");
   const float* x = args.p<const float>(0);
@@ -31,7 +32,7 @@ void finite_check(const KernelArgs& args, const Launch& launch, uint64_t block_b
 }
 
 Launch finite_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0), kElementsPerBlock);
+  return grid_for(args.params<FiniteCheckParams>().n, kElementsPerBlock);
 }
 
 }  // namespace

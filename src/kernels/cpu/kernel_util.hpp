@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/params/shape_check.hpp"
 #include "stagefence/dtype.hpp"
+#include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"
 
 namespace stagefence::kernels::cpu {
@@ -43,7 +45,16 @@ void require_scalar_count(const KernelArgs& args, uint32_t count, const char* ke
 int64_t require_scalar(const KernelArgs& args, int index, int64_t lo, int64_t hi,
                        const char* kernel, const char* what);
 
-inline constexpr int64_t kMaxExtent = 0x7fffffff;
+using kernels::kMaxExtent;
+
+// The kernel's params struct, after its shape contract (the one the registry runs when the
+// dispatch is recorded; a kernel called directly, as the tests do, checks it here).
+template <typename P>
+P checked_params(const KernelArgs& args, const char* kernel) {
+  const std::string why = check_params<P>(args);
+  if (!why.empty()) raise(ErrorCode::InvalidArgument, std::string(kernel) + ": " + why);
+  return args.params<P>();
+}
 
 // Calls f.template operator()<T>() for every forward weight type (the list in dequant.cpp).
 template <typename F>

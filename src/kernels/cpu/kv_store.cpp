@@ -1,5 +1,7 @@
 // "kv_store": writes T tokens' keys or values into the f16 cache [kv_heads, cap, head_dim] at
 // their positions; positions outside [0, cap) are skipped.
+#include "kernels/params/kv_store.hpp"
+
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"
 #include "kernels/quant_blocks.hpp"
@@ -10,11 +12,8 @@ namespace {
 void kv_store(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
               uint64_t block_end) {
   constexpr const char* kName = "kv_store";
-  require_scalar_count(args, 4, kName);
-  const int64_t tokens = require_scalar(args, 0, 0, kMaxExtent, kName, "T");
-  const int64_t kv_heads = require_scalar(args, 1, 1, kMaxExtent, kName, "kv_heads");
-  const int64_t head_dim = require_scalar(args, 2, 1, kMaxExtent, kName, "head_dim");
-  const int64_t cap = require_scalar(args, 3, 1, kMaxExtent, kName, "cap");
+  const KvStoreParams p = checked_params<KvStoreParams>(args, kName);
+  const int64_t tokens = p.tokens, kv_heads = p.kv_heads, head_dim = p.head_dim, cap = p.cap;
   require_binding(args, 0, uint64_t(tokens * kv_heads * head_dim) * 4, kName, "src");
   require_binding(args, 1, uint64_t(kv_heads * cap * head_dim) * 2, kName, "cache");
   require_binding(args, 2, uint64_t(tokens) * 4, kName, "positions");
@@ -35,7 +34,8 @@ void kv_store(const KernelArgs& args, const Launch& launch, uint64_t block_begin
 
 // About 64 head vectors per block.
 Launch kv_store_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0) * args.i64(1), 64);
+  const KvStoreParams p = args.params<KvStoreParams>();
+  return grid_for(p.tokens * p.kv_heads, 64);
 }
 
 }  // namespace

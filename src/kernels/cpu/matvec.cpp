@@ -7,6 +7,7 @@
 #include "kernels/cpu/simd/simd.hpp"
 #include "kernels/dequant.hpp"
 #include "kernels/kernel_spec.hpp"
+#include "kernels/params/matrix.hpp"
 
 namespace stagefence::kernels::cpu {
 namespace {
@@ -15,10 +16,9 @@ template <DType kType>
 void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
             uint64_t block_end) {
   constexpr const char* kName = "matvec";
-  require_scalar_count(args, 3, kName);
-  const int64_t rows = require_scalar(args, 0, 0, kMaxExtent, kName, "rows");
-  const int64_t cols = require_scalar(args, 1, 1, kMaxExtent, kName, "cols");
-  const uint32_t flags = args.u32(2);
+  const MatvecParams p = checked_params<MatvecParams>(args, kName);
+  const int64_t rows = p.rows, cols = p.cols;
+  const uint32_t flags = uint32_t(p.flags);
   const bool has_bias = flags & kMatFlagBias;
   const bool accumulate = flags & kMatFlagAccumulate;
   const uint64_t row_bytes = dtype_bytes(kType, uint64_t(cols));
@@ -44,7 +44,7 @@ void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
 
 // At least 16 rows per block and at most ~256 blocks.
 Launch matvec_launch(const KernelArgs& args) {
-  const int64_t rows = args.i64(0);
+  const int64_t rows = args.params<MatvecParams>().rows;
   return grid_for(rows, std::max<int64_t>(16, (rows + 255) / 256));
 }
 

@@ -1,4 +1,6 @@
 // "rmsnorm": y = x / sqrt(mean(x²) + eps) · w (or · (1 + w), Gemma), one row at a time.
+#include "kernels/params/rmsnorm.hpp"
+
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.hpp"
@@ -12,11 +14,10 @@ namespace {
 void rmsnorm(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
              uint64_t block_end) {
   constexpr const char* kName = "rmsnorm";
-  require_scalar_count(args, 4, kName);
-  const int64_t rows = require_scalar(args, 0, 0, kMaxExtent, kName, "rows");
-  const int64_t n = require_scalar(args, 1, 1, kMaxExtent, kName, "n");
-  const float eps = args.f32(2);
-  const bool add_one = args.i64(3) != 0;
+  const RmsnormParams p = checked_params<RmsnormParams>(args, kName);
+  const int64_t rows = p.rows, n = p.n;
+  const float eps = p.eps;
+  const bool add_one = p.add_one != 0;
   require_binding(args, 0, uint64_t(rows * n) * 4, kName, "x");
   require_binding(args, 1, uint64_t(n) * 4, kName, "w");
   require_binding(args, 2, uint64_t(rows * n) * 4, kName, "y");
@@ -38,8 +39,9 @@ void rmsnorm(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
 
 // About 16k elements per block.
 Launch rmsnorm_launch(const KernelArgs& args) {
-  const int64_t n = std::max<int64_t>(1, args.i64(1));
-  return grid_for(args.i64(0), std::max<int64_t>(1, 16384 / n));
+  const RmsnormParams p = args.params<RmsnormParams>();
+  const int64_t n = std::max<int64_t>(1, p.n);
+  return grid_for(p.rows, std::max<int64_t>(1, 16384 / n));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // "rope": rotates the first rot_dim dims of every head in place, angle
 // pos·freq_scale·theta_base^(-2i/rot_dim) for pair i; mode 0 pairs (2i, 2i+1), mode 1 (i, i+rot/2).
+#include "kernels/params/rope.hpp"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,16 +15,10 @@ namespace {
 
 void rope(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
   constexpr const char* kName = "rope";
-  require_scalar_count(args, 7, kName);
-  const int64_t tokens = require_scalar(args, 0, 0, kMaxExtent, kName, "T");
-  const int64_t heads = require_scalar(args, 1, 1, kMaxExtent, kName, "heads");
-  const int64_t head_dim = require_scalar(args, 2, 1, kMaxExtent, kName, "head_dim");
-  const int64_t rot_dim = require_scalar(args, 3, 0, head_dim, kName, "rot_dim");
-  const double theta_base = args.f32(4);
-  const int64_t mode = require_scalar(args, 5, 0, 1, kName, "mode");
-  const double freq_scale = args.f32(6);
-  if (rot_dim % 2 != 0)
-    raise(ErrorCode::InvalidArgument, "rope: rot_dim = " + std::to_string(rot_dim) + " is odd");
+  const RopeKernelParams p = checked_params<RopeKernelParams>(args, kName);
+  const int64_t tokens = p.tokens, heads = p.heads, head_dim = p.head_dim, rot_dim = p.rot_dim;
+  const double theta_base = p.theta_base, freq_scale = p.freq_scale;
+  const int64_t mode = p.mode;
   require_binding(args, 0, uint64_t(tokens * heads * head_dim) * 4, kName, "x");
   require_binding(args, 1, uint64_t(tokens) * 4, kName, "positions");
 
@@ -61,7 +57,8 @@ void rope(const KernelArgs& args, const Launch& launch, uint64_t block_begin, ui
 
 // About 32 heads per block.
 Launch rope_launch(const KernelArgs& args) {
-  return grid_for(args.i64(0) * args.i64(1), 32);
+  const RopeKernelParams p = args.params<RopeKernelParams>();
+  return grid_for(p.tokens * p.heads, 32);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // "sample" (greedy or temperature / top-k / top-p sampling of one token) and "step_advance".
 // Both run as one block: sampling is one small reduction per token.
+#include "kernels/params/sample.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -55,12 +57,9 @@ void top_candidates(const float* logits, int64_t vocab, int64_t count, std::vect
 void sample(const KernelArgs& args, const Launch&, uint64_t block_begin, uint64_t block_end) {
   if (block_begin > 0 || block_end == 0) return;  // block 0 does the work
   constexpr const char* kName = "sample";
-  require_scalar_count(args, 5, kName);
-  const int64_t vocab = require_scalar(args, 0, 1, kMaxExtent, kName, "vocab");
-  const float temperature = args.f32(1);
-  const int64_t top_k = require_scalar(args, 2, 0, kMaxExtent, kName, "top_k");
-  const float top_p = args.f32(3);
-  const int64_t max_steps = require_scalar(args, 4, 0, kMaxExtent, kName, "max_steps");
+  const SampleParams p = checked_params<SampleParams>(args, kName);
+  const int64_t vocab = p.vocab, top_k = p.top_k, max_steps = p.max_steps;
+  const float temperature = p.temperature, top_p = p.top_p;
   require_binding(args, 0, uint64_t(vocab) * 4, kName, "logits");
   require_binding(args, 1, 4, kName, "token");
   require_binding(args, 2, 16, kName, "state");

@@ -6,6 +6,7 @@
 // lane, 16-byte loads) and each key slot keeps its own online-softmax state; slots, then warps,
 // are combined in a fixed order (deterministic).
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/attention.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -17,8 +18,14 @@ constexpr int kMaxHeadDim = 256;
 constexpr float kNegInf = -__builtin_huge_valf();
 
 __device__ __forceinline__ void unpack_half8(const uint4& w, float* f) {
-  f[0] = lo_half_f(w.x); f[1] = hi_half_f(w.x); f[2] = lo_half_f(w.y); f[3] = hi_half_f(w.y);
-  f[4] = lo_half_f(w.z); f[5] = hi_half_f(w.z); f[6] = lo_half_f(w.w); f[7] = hi_half_f(w.w);
+  f[0] = lo_half_f(w.x);
+  f[1] = hi_half_f(w.x);
+  f[2] = lo_half_f(w.y);
+  f[3] = hi_half_f(w.y);
+  f[4] = lo_half_f(w.z);
+  f[5] = hi_half_f(w.z);
+  f[6] = lo_half_f(w.w);
+  f[7] = hi_half_f(w.w);
 }
 
 // Merges state (mb, lb, accb) into (m, l, acc); -inf maxima carry no mass.
@@ -39,12 +46,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attn_split_kernel(KernelArgs 
   const uint16_t* vc = a.p<const uint16_t>(2);
   float* partial = a.p<float>(3);
   const int32_t* positions = a.p<const int32_t>(4);
-  const int heads = a.i32(1), kv_heads = a.i32(2), hd = a.i32(3);
-  const int64_t cap = a.i64(4);
-  const float scale = a.f32(5);
-  const int splits = a.i32(6);
-  const int64_t window = a.i64(7);
-  const float softcap = a.f32(8);
+  const AttnSplitParams p = a.params<AttnSplitParams>();
+  const int heads = int(p.heads), kv_heads = int(p.kv_heads), hd = int(p.head_dim);
+  const int64_t cap = p.cap;
+  const float scale = p.scale;
+  const int splits = int(p.splits);
+  const int64_t window = p.window;
+  const float softcap = p.softcap;
   const int group = heads / kv_heads;
   const int tiles = (group + kHeadsPerBlock - 1) / kHeadsPerBlock;
   const int split = blockIdx.x, kvh = blockIdx.y / tiles, tile = blockIdx.y % tiles;
@@ -173,12 +181,13 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attn_split_kernel(KernelArgs 
 }
 
 Launch attn_split_launch(const KernelArgs& a) {
-  const int64_t heads = a.i64(1), kv_heads = a.i64(2);
+  const AttnSplitParams p = a.params<AttnSplitParams>();
+  const int64_t heads = p.heads, kv_heads = p.kv_heads;
   const int64_t group = heads / kv_heads;
   Launch l;
-  l.grid = {static_cast<uint32_t>(a.i64(6)),
+  l.grid = {static_cast<uint32_t>(p.splits),
             static_cast<uint32_t>(kv_heads * ((group + kHeadsPerBlock - 1) / kHeadsPerBlock)),
-            static_cast<uint32_t>(a.i64(0))};
+            static_cast<uint32_t>(p.tokens)};
   l.block = {kAttnWarps * 32, 1, 1};
   return l;
 }
@@ -191,7 +200,8 @@ constexpr int kMergeUnroll = 8;
 __global__ void attn_merge_kernel(KernelArgs a) {
   const float* partial = a.p<const float>(0);
   float* out = a.p<float>(1);
-  const int64_t heads = a.i64(1), hd = a.i64(2), splits = a.i64(3);
+  const AttnMergeParams params = a.params<AttnMergeParams>();
+  const int64_t heads = params.heads, hd = params.head_dim, splits = params.splits;
   const int64_t h = blockIdx.x, t = blockIdx.y;
   const int64_t row = hd + 2;
   const float* p = partial + (t * heads + h) * splits * row;
@@ -214,7 +224,8 @@ __global__ void attn_merge_kernel(KernelArgs a) {
 
 Launch attn_merge_launch(const KernelArgs& a) {
   Launch l;
-  l.grid = {static_cast<uint32_t>(a.i64(1)), static_cast<uint32_t>(a.i64(0)), 1};
+  const AttnMergeParams p = a.params<AttnMergeParams>();
+  l.grid = {static_cast<uint32_t>(p.heads), static_cast<uint32_t>(p.tokens), 1};
   l.block = {128, 1, 1};
   return l;
 }
@@ -222,8 +233,10 @@ Launch attn_merge_launch(const KernelArgs& a) {
 }  // namespace
 
 void append_attention_kernels(std::vector<CudaKernelEntry>& t) {
-  t.push_back({"attn.split", reinterpret_cast<const void*>(&attn_split_kernel), &attn_split_launch});
-  t.push_back({"attn.merge", reinterpret_cast<const void*>(&attn_merge_kernel), &attn_merge_launch});
+  t.push_back(
+      {"attn.split", reinterpret_cast<const void*>(&attn_split_kernel), &attn_split_launch});
+  t.push_back(
+      {"attn.merge", reinterpret_cast<const void*>(&attn_merge_kernel), &attn_merge_launch});
 }
 
 }  // namespace stagefence::kernels::cuda

@@ -60,8 +60,7 @@ __host__ __device__ inline int64_t shared_floats(int group, int hd, int splits) 
 template <int kDpl>
 __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
   constexpr int kHd = 32 * kDpl, kLpk = kHd / 8, kKps = 32 / kLpk, kSteps = kKeysPerWarp / kKps;
-  AttnDecodeParams p;
-  memcpy(&p, a.s, sizeof p);
+  const AttnDecodeParams p = a.params<AttnDecodeParams>();
   const float* q = a.p<const float>(0);
   const uint16_t* kc = a.p<const uint16_t>(1);
   const uint16_t* vc = a.p<const uint16_t>(2);
@@ -273,8 +272,7 @@ __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
 
 template <int kDpl>
 Launch attn_decode_launch(const KernelArgs& a) {
-  AttnDecodeParams p;
-  memcpy(&p, a.s, sizeof p);
+  const AttnDecodeParams p = a.params<AttnDecodeParams>();
   const int group = p.heads / (p.kv_heads > 0 ? p.kv_heads : 1);
   const int64_t bytes = shared_floats(group, p.head_dim, p.splits) * 4;
   static const bool raised = [] {

@@ -14,13 +14,6 @@ namespace {
 
 using namespace stream;
 
-template <typename P>
-__host__ __device__ __forceinline__ P params_of(const KernelArgs& a) {
-  P p;
-  memcpy(&p, a.s, sizeof p);
-  return p;
-}
-
 __host__ __device__ inline int64_t round16(int64_t v) {
   return (v + 15) / 16 * 16;
 }
@@ -51,7 +44,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads) mv_kernel(KernelArgs a) {
   allow_dependents();
   extern __shared__ __align__(16) uint8_t smem[];
-  const MvParams p = params_of<MvParams>(a);
+  const MvParams p = a.params<MvParams>();
   const int64_t units = p.cols / T::kUnitElems;
   const MvEpi epi{a.p<const uint8_t>(0), units * T::kUnitBytes, a.p<float>(2), a.p<const float>(3),
                   p.flags};
@@ -146,7 +139,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads) qkv_kernel(KernelArgs a) {
   allow_dependents();
   extern __shared__ __align__(16) uint8_t smem[];
-  const QkvParams p = params_of<QkvParams>(a);
+  const QkvParams p = a.params<QkvParams>();
   const int64_t units = p.dim / T::kUnitElems;
   QkvEpi epi;
   epi.wq = a.p<const uint8_t>(0);
@@ -211,7 +204,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads) glu_kernel(KernelArgs a) {
   allow_dependents();
   extern __shared__ __align__(16) uint8_t smem[];
-  const GluParams p = params_of<GluParams>(a);
+  const GluParams p = a.params<GluParams>();
   const int64_t units = p.dim / T::kUnitElems;
   const GluEpi epi{a.p<const uint8_t>(0), a.p<const uint8_t>(1), units * T::kUnitBytes,
                    a.p<float>(4), p.act};
@@ -274,18 +267,18 @@ Launch stream_launch(const void* kernel, int64_t tasks, int64_t smem) {
 
 template <typename T>
 Launch mv_launch(const KernelArgs& a) {
-  const MvParams p = params_of<MvParams>(a);
+  const MvParams p = a.params<MvParams>();
   return stream_launch(reinterpret_cast<const void*>(&mv_kernel<T>), p.rows, smem_bytes<T>(p.cols));
 }
 template <typename T>
 Launch qkv_launch(const KernelArgs& a) {
-  const QkvParams p = params_of<QkvParams>(a);
+  const QkvParams p = a.params<QkvParams>();
   const int64_t tasks = int64_t(p.heads + 2 * p.kv_heads) * (p.head_dim / 2);
   return stream_launch(reinterpret_cast<const void*>(&qkv_kernel<T>), tasks, smem_bytes<T>(p.dim));
 }
 template <typename T>
 Launch glu_launch(const KernelArgs& a) {
-  const GluParams p = params_of<GluParams>(a);
+  const GluParams p = a.params<GluParams>();
   return stream_launch(reinterpret_cast<const void*>(&glu_kernel<T>), p.ffn, smem_bytes<T>(p.dim));
 }
 

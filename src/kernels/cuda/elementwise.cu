@@ -1,5 +1,6 @@
 // Elementwise kernels: "swiglu", "add", and "step_advance" (the device-side decode counters).
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/elementwise.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -13,8 +14,9 @@ __global__ void swiglu_kernel(KernelArgs a) {
   const float* gate = a.p<const float>(0);
   const float* up = a.p<const float>(1);
   float* out = a.p<float>(2);
-  const int64_t n = a.i64(0);
-  const bool gelu = a.i32(1) == 1;
+  const SwigluParams p = a.params<SwigluParams>();
+  const int64_t n = p.n;
+  const bool gelu = p.act == 1;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float g = gate[i];
@@ -27,7 +29,7 @@ __global__ void add_kernel(KernelArgs a) {
   const float* x = a.p<const float>(0);
   const float* y = a.p<const float>(1);
   float* out = a.p<float>(2);
-  const int64_t n = a.i64(0);
+  const int64_t n = a.params<AddParams>().n;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     out[i] = x[i] + y[i];
@@ -41,7 +43,10 @@ __global__ void step_advance_kernel(KernelArgs a) {
   }
 }
 
-Launch n_launch(const KernelArgs& a) { return elementwise_launch(uint64_t(a.i64(0)), 4); }
+// swiglu and add: n is the first word of both params structs.
+Launch n_launch(const KernelArgs& a) {
+  return elementwise_launch(uint64_t(a.params<AddParams>().n), 4);
+}
 
 Launch single_launch(const KernelArgs&) {
   Launch l;
@@ -54,7 +59,8 @@ Launch single_launch(const KernelArgs&) {
 void append_elementwise_kernels(std::vector<CudaKernelEntry>& t) {
   t.push_back({"swiglu", reinterpret_cast<const void*>(&swiglu_kernel), &n_launch});
   t.push_back({"add", reinterpret_cast<const void*>(&add_kernel), &n_launch});
-  t.push_back({"step_advance", reinterpret_cast<const void*>(&step_advance_kernel), &single_launch});
+  t.push_back(
+      {"step_advance", reinterpret_cast<const void*>(&step_advance_kernel), &single_launch});
 }
 
 }  // namespace stagefence::kernels::cuda

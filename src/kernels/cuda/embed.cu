@@ -1,6 +1,7 @@
 // "embed.<wt>": out[t, :] = table[ids[t], :] · scale, rows decoded element by element (a few
 // rows per step, so simplicity wins over speed). Ids outside [0, vocab) give NaN rows.
 #include "kernels/cuda/weight_types.cuh"
+#include "kernels/params/embed.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -10,8 +11,9 @@ __global__ void embed_kernel(KernelArgs a) {
   const uint8_t* table = a.p<const uint8_t>(0);
   const int32_t* ids = a.p<const int32_t>(1);
   float* out = a.p<float>(2);
-  const int64_t dim = a.i64(0), vocab = a.i64(2);
-  const float scale = a.f32(3);
+  const EmbedParams p = a.params<EmbedParams>();
+  const int64_t dim = p.dim, vocab = p.vocab;
+  const float scale = p.scale;
   const int64_t t = blockIdx.x;
   const int32_t id = ids[t];
   const bool valid = id >= 0 && id < vocab;
@@ -23,7 +25,7 @@ __global__ void embed_kernel(KernelArgs a) {
 
 Launch embed_launch(const KernelArgs& a) {
   Launch l;
-  l.grid = {static_cast<uint32_t>(a.i64(1)), 1, 1};
+  l.grid = {static_cast<uint32_t>(a.params<EmbedParams>().tokens), 1, 1};
   l.block = {256, 1, 1};
   return l;
 }

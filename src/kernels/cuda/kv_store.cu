@@ -1,5 +1,6 @@
 // "kv_store": cache[h, pos_t, :] = half(src[t, h, :]); positions >= cap (or < 0) are skipped.
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/kv_store.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -8,11 +9,13 @@ __global__ void kv_store_kernel(KernelArgs a) {
   const float* src = a.p<const float>(0);
   uint16_t* cache = a.p<uint16_t>(1);
   const int32_t* positions = a.p<const int32_t>(2);
-  const int64_t T = a.i64(0), kv_heads = a.i64(1), head_dim = a.i64(2), cap = a.i64(3);
+  const KvStoreParams p = a.params<KvStoreParams>();
+  const int64_t T = p.tokens, kv_heads = p.kv_heads, head_dim = p.head_dim, cap = p.cap;
   const int64_t total = T * kv_heads * head_dim;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t d = idx % head_dim, h = (idx / head_dim) % kv_heads, t = idx / (head_dim * kv_heads);
+    const int64_t d = idx % head_dim, h = (idx / head_dim) % kv_heads,
+                  t = idx / (head_dim * kv_heads);
     const int64_t pos = positions[t];
     if (pos < 0 || pos >= cap) continue;
     cache[(h * cap + pos) * head_dim + d] = quant::float_to_half(src[idx]);
@@ -20,7 +23,8 @@ __global__ void kv_store_kernel(KernelArgs a) {
 }
 
 Launch kv_store_launch(const KernelArgs& a) {
-  return elementwise_launch(uint64_t(a.i64(0)) * a.i64(1) * a.i64(2), 1);
+  const KvStoreParams p = a.params<KvStoreParams>();
+  return elementwise_launch(uint64_t(p.tokens) * p.kv_heads * p.head_dim, 1);
 }
 
 }  // namespace

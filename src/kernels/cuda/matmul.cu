@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "kernels/cuda/weight_types.cuh"
+#include "kernels/params/matrix.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::kernels::cuda {
@@ -23,8 +24,9 @@ __global__ void __launch_bounds__(256) matmul_tiled_kernel(KernelArgs a) {
   const float* x = a.p<const float>(1);
   float* y = a.p<float>(2);
   const float* bias = a.p<const float>(3);
-  const int64_t rows = a.i64(0), cols = a.i64(1), T = a.i64(3);
-  const uint32_t flags = a.u32(2);
+  const MatmulParams p = a.params<MatmulParams>();
+  const int64_t rows = p.rows, cols = p.cols, T = p.tokens;
+  const uint32_t flags = uint32_t(p.flags);
   const int64_t row_bytes = cols / W::kBlockElems * W::kBlockBytes;
   const int64_t r0 = int64_t(blockIdx.x) * kTileRows, t0 = int64_t(blockIdx.y) * kTileTokens;
   __shared__ float ws[kTileK][kTileRows + 1];
@@ -67,7 +69,8 @@ __global__ void __launch_bounds__(256) matmul_tiled_kernel(KernelArgs a) {
 
 Launch matmul_tiled_launch(const KernelArgs& a) {
   Launch l;
-  l.grid = {ceil_div_u32(a.i64(0), kTileRows), ceil_div_u32(a.i64(3), kTileTokens), 1};
+  const MatmulParams p = a.params<MatmulParams>();
+  l.grid = {ceil_div_u32(p.rows, kTileRows), ceil_div_u32(p.tokens, kTileTokens), 1};
   l.block = {256, 1, 1};
   return l;
 }
@@ -149,7 +152,7 @@ class CublasContext {
 // The dispatch's scratch binding (the last one, flags bit2), checked against its size.
 uint8_t* scratch_binding(const KernelArgs& a, const std::string& name, int64_t T, int64_t cols) {
   const uint64_t need = matmul_scratch_bytes(T, cols);
-  if (!(a.u32(2) & kMatFlagScratch) || a.num_bindings < 4)
+  if (!(a.params<MatmulParams>().flags & kMatFlagScratch) || a.num_bindings < 4)
     raise(ErrorCode::InvalidArgument, name + " on CUDA needs a scratch binding (flags bit2) of " +
                                           std::to_string(need) +
                                           " bytes for its cuBLAS workspace; none was bound");
@@ -163,8 +166,9 @@ uint8_t* scratch_binding(const KernelArgs& a, const std::string& name, int64_t T
 template <typename W>
 void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
   cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
-  const int64_t rows = a.i64(0), cols = a.i64(1), T = a.i64(3);
-  const uint32_t flags = a.u32(2);
+  const MatmulParams p = a.params<MatmulParams>();
+  const int64_t rows = p.rows, cols = p.cols, T = p.tokens;
+  const uint32_t flags = uint32_t(p.flags);
   float* y = a.p<float>(2);
   const float alpha = 1.0f, beta = (flags & kMatFlagAccumulate) ? 1.0f : 0.0f;
   uint8_t* scratch = scratch_binding(a, std::string("matmul.") + W::kName, T, cols);

@@ -12,6 +12,7 @@
 //   block (weight_types.cuh).
 // Rows whose byte length or base is not 16-byte aligned take an element-by-element fallback.
 #include "kernels/cuda/weight_types.cuh"
+#include "kernels/params/matrix.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -62,7 +63,6 @@ struct Staging {
   static constexpr int kRowStride = kBytes + kStagePad;  // bytes per staged row
   static_assert(kBytes % 16 == 0, "a chunk must be whole 16-byte vectors");
 };
-
 
 // Work items along a row: 16-byte units per step of a warp (plain) or chunks (block types).
 template <typename W>
@@ -128,8 +128,8 @@ __device__ __forceinline__ void group_rows(const uint8_t* w, int64_t rows, int64
 
 // Sums of the warp's rows, combined over the wpr warps of each row in a fixed order and written
 // by the row's first warp. Contains __syncthreads: call from all threads of the block.
-__device__ __forceinline__ void finish_rows(float (&acc)[kRowsPerWarp], int64_t row0,
-                                            int64_t rows, int warp, int part, int wpr, int lane,
+__device__ __forceinline__ void finish_rows(float (&acc)[kRowsPerWarp], int64_t row0, int64_t rows,
+                                            int warp, int part, int wpr, int lane,
                                             float (&partial)[kWarpsPerBlock][kRowsPerWarp],
                                             const float* bias, float* y, uint32_t flags) {
 #pragma unroll
@@ -169,7 +169,7 @@ __device__ __forceinline__ void block_type_rows(const uint8_t* w, const float* _
   const int64_t groups = (rows + rows_per_block - 1) / rows_per_block;
 
   uint4 buf[kRowsPerWarp][S::kVecsPerLane];
-  auto fetch = [&](const uint8_t* const (&rp)[kRowsPerWarp], int64_t chunk) {
+  auto fetch = [&](const uint8_t* const(&rp)[kRowsPerWarp], int64_t chunk) {
     const int64_t byte0 = chunk * S::kBytes;
 #pragma unroll
     for (int j = 0; j < S::kVecsPerLane; ++j) {
@@ -201,8 +201,7 @@ __device__ __forceinline__ void block_type_rows(const uint8_t* w, const float* _
         if (lane + 32 * j < S::kVecs) {
 #pragma unroll
           for (int r = 0; r < kRowsPerWarp; ++r) {
-            *reinterpret_cast<uint4*>(stage + r * S::kRowStride + (lane + 32 * j) * 16) =
-                buf[r][j];
+            *reinterpret_cast<uint4*>(stage + r * S::kRowStride + (lane + 32 * j) * 16) = buf[r][j];
           }
         }
       }
@@ -260,8 +259,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs 
   const float* __restrict__ x = a.p<const float>(1);
   float* y = a.p<float>(2);
   const float* bias = a.p<const float>(3);
-  const int64_t rows = a.i64(0), cols = a.i64(1);
-  const uint32_t flags = a.u32(2);
+  const MatvecParams p = a.params<MatvecParams>();
+  const int64_t rows = p.rows, cols = p.cols;
+  const uint32_t flags = uint32_t(p.flags);
   const int64_t row_bytes = cols / W::kBlockElems * W::kBlockBytes;
   const int wpr = warps_per_row(row_items<W>(cols));
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -329,7 +329,8 @@ int64_t resident_blocks() {
 
 template <typename W>
 Launch matvec_launch(const KernelArgs& a) {
-  const int64_t rows = a.i64(0), cols = a.i64(1);
+  const MatvecParams p = a.params<MatvecParams>();
+  const int64_t rows = p.rows, cols = p.cols;
   const int wpr = warps_per_row(row_items<W>(cols));
   const int64_t rows_per_block = int64_t(kWarpsPerBlock / wpr) * kRowsPerWarp;
   int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;

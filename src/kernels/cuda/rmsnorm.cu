@@ -1,6 +1,7 @@
 // "rmsnorm": y = x / sqrt(mean(x²) + eps) · w  (or · (1 + w)). One block per row; the sum of
 // squares is reduced in a fixed order.
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/rmsnorm.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -9,9 +10,10 @@ __global__ void rmsnorm_kernel(KernelArgs a) {
   const float* x = a.p<const float>(0);
   const float* w = a.p<const float>(1);
   float* y = a.p<float>(2);  // may alias x: each element is read before its own write
-  const int64_t n = a.i64(1);
-  const float eps = a.f32(2);
-  const bool add_one = a.i32(3) != 0;
+  const RmsnormParams p = a.params<RmsnormParams>();
+  const int64_t n = p.n;
+  const float eps = p.eps;
+  const bool add_one = p.add_one != 0;
   const float* xr = x + int64_t(blockIdx.x) * n;
   float* yr = y + int64_t(blockIdx.x) * n;
   __shared__ float scratch[32];
@@ -27,7 +29,7 @@ __global__ void rmsnorm_kernel(KernelArgs a) {
 
 Launch rmsnorm_launch(const KernelArgs& a) {
   Launch l;
-  l.grid = {static_cast<uint32_t>(a.i64(0)), 1, 1};
+  l.grid = {static_cast<uint32_t>(a.params<RmsnormParams>().rows), 1, 1};
   l.block = {1024, 1, 1};
   return l;
 }

@@ -1,6 +1,7 @@
 // "rope": rotates the first rot_dim dims of each head in place. The angle is computed in double
 // (positions reach tens of thousands, where a float angle is off by ~1e-3 rad).
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/rope.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -8,15 +9,17 @@ namespace {
 __global__ void rope_kernel(KernelArgs a) {
   float* x = a.p<float>(0);
   const int32_t* positions = a.p<const int32_t>(1);
-  const int64_t T = a.i64(0), heads = a.i64(1), head_dim = a.i64(2), rot = a.i64(3);
-  const double theta = a.f32(4), freq_scale = a.f32(6);
-  const bool neox = a.i32(5) == 1;
+  const RopeKernelParams p = a.params<RopeKernelParams>();
+  const int64_t T = p.tokens, heads = p.heads, head_dim = p.head_dim, rot = p.rot_dim;
+  const double theta = p.theta_base, freq_scale = p.freq_scale;
+  const bool neox = p.mode == 1;
   const int64_t half = rot / 2;
   const int64_t total = T * heads * half;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = idx % half, th = idx / half, t = th / heads;
-    const double angle = double(positions[t]) * freq_scale * pow(theta, -2.0 * double(i) / double(rot));
+    const double angle =
+        double(positions[t]) * freq_scale * pow(theta, -2.0 * double(i) / double(rot));
     double s, c;
     sincos(angle, &s, &c);
     float* v = x + th * head_dim;
@@ -28,7 +31,8 @@ __global__ void rope_kernel(KernelArgs a) {
 }
 
 Launch rope_launch(const KernelArgs& a) {
-  return elementwise_launch(uint64_t(a.i64(0)) * a.i64(1) * (a.i64(3) / 2), 1);
+  const RopeKernelParams p = a.params<RopeKernelParams>();
+  return elementwise_launch(uint64_t(p.tokens) * p.heads * (p.rot_dim / 2), 1);
 }
 
 }  // namespace

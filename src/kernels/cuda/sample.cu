@@ -7,6 +7,7 @@
 #include <cooperative_groups.h>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/params/sample.hpp"
 
 namespace stagefence::kernels::cuda {
 namespace {
@@ -32,8 +33,8 @@ __device__ __forceinline__ bool better(float v, int i, float bv, int bi) {
 // (value, id) winner of the block in s_v[0], s_i[0]: the best of the 16-byte vectors
 // [v_begin, v_end) and of the scalar tail elements i = tail_begin + k * tail_stride < vocab.
 // Contains __syncthreads: call from all threads.
-__device__ void block_argmax(const float* logits, int vocab, int v_begin, int v_end,
-                             int tail_begin, int tail_stride, float* s_v, int* s_i) {
+__device__ void block_argmax(const float* logits, int vocab, int v_begin, int v_end, int tail_begin,
+                             int tail_stride, float* s_v, int* s_i) {
   float bv = -__builtin_huge_valf();
   int bi = 0x7fffffff;
   const float4* l4 = reinterpret_cast<const float4*>(logits);
@@ -86,8 +87,7 @@ __device__ void block_argmax(const float* logits, int vocab, int v_begin, int v_
 }
 
 // Greedy over the whole cluster; block 0 leaves the token in *s_token.
-__device__ void cluster_argmax(const float* logits, int vocab, float* s_v, int* s_i,
-                               int* s_token) {
+__device__ void cluster_argmax(const float* logits, int vocab, float* s_v, int* s_i, int* s_token) {
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = int(cluster.block_rank());
   const bool vec = (reinterpret_cast<uintptr_t>(logits) & 15) == 0;
@@ -152,11 +152,12 @@ __global__ void __cluster_dims__(kSampleBlocks, 1, 1) __launch_bounds__(kSampleT
   int32_t* token = a.p<int32_t>(1);
   const uint64_t* state = a.p<const uint64_t>(2);
   int32_t* history = a.p<int32_t>(3);
-  const int vocab = a.i32(0);
-  const float temperature = a.f32(1);
-  const int64_t top_k = a.i64(2);
-  const float top_p = a.f32(3);
-  const uint64_t max_steps = a.s[4];
+  const SampleParams p = a.params<SampleParams>();
+  const int vocab = int(p.vocab);
+  const float temperature = p.temperature;
+  const int64_t top_k = p.top_k;
+  const float top_p = p.top_p;
+  const uint64_t max_steps = uint64_t(p.max_steps);
 
   __shared__ float s_v[32];
   __shared__ int s_i[32];
@@ -188,7 +189,8 @@ __global__ void __cluster_dims__(kSampleBlocks, 1, 1) __launch_bounds__(kSampleT
     uint32_t id_floor = 0;  // take ties with ~id >= id_floor
     if (s_eq != need) {
       auto tie = [&](int i) { return key_of(i) == thresh; };
-      id_floor = radix_select(vocab, need, [](int i) { return ~uint32_t(i); }, tie, sel);
+      id_floor = radix_select(
+          vocab, need, [](int i) { return ~uint32_t(i); }, tie, sel);
     }
     for (int i = threadIdx.x; i < vocab; i += kSampleThreads) {
       const uint32_t key = key_of(i);

@@ -14,6 +14,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/params/shape_check.hpp"
+
 namespace stagefence::kernels {
 
 struct AttnDecodeParams {
@@ -25,6 +27,21 @@ struct AttnDecodeParams {
   int32_t splits = 1;
   int32_t window = 0;
   float softcap = 0.0f;
+
+  // Head sizes 32, 64, 128 and 256 ("attn.decode.hd<N>"); query groups of at most 8 heads.
+  std::string check() const {
+    return ShapeCheck()
+        .require(head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256,
+                 "head_dim must be 32, 64, 128 or 256")
+        .range("kv_heads", kv_heads, 1, kMaxExtent)
+        .require(
+            kv_heads > 0 && heads % kv_heads == 0 && heads / kv_heads >= 1 && heads / kv_heads <= 8,
+            "heads must be 1 to 8 times kv_heads")
+        .range("cap", cap, 1, kMaxExtent)
+        .range("splits", splits, 1, 1024)
+        .range("window", window, 0, kMaxExtent)
+        .result();
+  }
 };
 
 inline uint64_t attn_decode_scratch_bytes(int heads, int kv_heads, int head_dim, int splits) {

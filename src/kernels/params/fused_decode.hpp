@@ -25,6 +25,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/params/shape_check.hpp"
+
 namespace stagefence::kernels {
 
 inline constexpr uint32_t kMvBias = 1u;
@@ -32,12 +34,24 @@ inline constexpr uint32_t kMvAccumulate = 2u;
 inline constexpr uint32_t kMvNorm = 4u;
 inline constexpr uint32_t kNormAddOne = 8u;  // mv, qkv, glu: a = x̂ · (1 + w)
 inline constexpr uint32_t kQkvBias = 16u;
+// The most input elements a row may have: the activations sit in shared memory (8-bit blocks for
+// block types; the op encoder holds f32 ones to 16384).
+inline constexpr int64_t kDecodeMaxCols = 49152;
 
 struct MvParams {
   int32_t rows = 0;
   int32_t cols = 0;
   uint32_t flags = 0;
   float eps = 0.0f;
+
+  std::string check() const {
+    return ShapeCheck()
+        .range("rows", rows, 1, kMaxExtent)
+        .range("cols", cols, 1, kDecodeMaxCols)
+        .require((flags & ~(kMvBias | kMvAccumulate | kMvNorm | kNormAddOne)) == 0,
+                 "flags hold only kMvBias, kMvAccumulate, kMvNorm and kNormAddOne")
+        .result();
+  }
 };
 
 struct QkvParams {
@@ -52,6 +66,23 @@ struct QkvParams {
   float eps = 0.0f;
   int32_t cap = 0;
   uint32_t flags = 0;
+
+  std::string check() const {
+    return ShapeCheck()
+        .range("dim", dim, 1, kDecodeMaxCols)
+        .range("heads", heads, 1, kMaxExtent)
+        .range("kv_heads", kv_heads, 1, heads)
+        .require(kv_heads > 0 && heads % kv_heads == 0, "heads must be a multiple of kv_heads")
+        .range("head_dim", head_dim, 2, kMaxExtent)
+        .multiple("head_dim", head_dim, 2, "dims rotate in pairs")
+        .range("rot_dim", rot_dim, 0, head_dim)
+        .multiple("rot_dim", rot_dim, 2, "dims rotate in pairs")
+        .range("rope_mode", rope_mode, 0, 1)
+        .range("cap", cap, 1, kMaxExtent)
+        .require((flags & ~(kQkvBias | kNormAddOne)) == 0,
+                 "flags hold only kQkvBias and kNormAddOne")
+        .result();
+  }
 };
 
 struct GluParams {
@@ -60,6 +91,15 @@ struct GluParams {
   int32_t act = 0;  // 0: silu, 1: gelu_tanh
   float eps = 0.0f;
   uint32_t flags = 0;
+
+  std::string check() const {
+    return ShapeCheck()
+        .range("ffn", ffn, 1, kMaxExtent)
+        .range("dim", dim, 1, kDecodeMaxCols)
+        .range("act", act, 0, 1)
+        .require((flags & ~kNormAddOne) == 0, "flags hold only kNormAddOne")
+        .result();
+  }
 };
 
 // The pair of rows a RoPE task covers inside one head: rows (first, second) of the head; a pair
