@@ -91,12 +91,6 @@ double decode_f16(uint16_t bits) {
   return sign ? -mag : mag;
 }
 
-double decode_f32(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 // ---- fixtures ----
 
 class DeviceInitTest : public ::testing::TestWithParam<sf::BackendKind> {
