@@ -74,7 +74,9 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
         EXPECT_EQ(d.total.commits, d.total.command_buffers);
         // On a GPU with graphs each command buffer is one graph launch: one per token when
         // one_launch.
-        if (dev_->info().graphs) EXPECT_EQ(d.total.graph_launches, d.total.command_buffers);
+        if (dev_->info().graphs) {
+          EXPECT_EQ(d.total.graph_launches, d.total.command_buffers);
+        }
         // Session chains stages with one signal and one wait between neighbours.
         const uint64_t fenced = mode == llama::SubmissionMode::Session ? stages - 1 : 0;
         EXPECT_EQ(d.total.fences_signalled, n * fenced);

@@ -81,7 +81,7 @@ HWY_INLINE float dot16(Src a, const float* x, int64_t n) {
       s3 = hn::Add(s3, hn::Mul(a.load(j + 3 * N), hn::LoadU(d, x + j + 3 * N)));
     }
   }
-  alignas(64) float s[N >= 4 ? 4 * N : kLanes];
+  alignas(64) float s[N >= 4 ? 4 * N : kLanes] = {};  // every lane is stored below
   hn::Store(s0, d, s);
   if constexpr (N <= 8) hn::Store(s1, d, s + N);
   if constexpr (N <= 4) {

@@ -87,10 +87,10 @@ HWY_INLINE V pair_sums(V a, V b) {
 // out[k] = Σ lanes of v[k] for eight vectors, reduced together (a tree of pair sums puts each
 // vector's total in lane k) where the vector length allows.
 HWY_INLINE void sum_lanes8(const V32* v, int32_t* out) {
-  constexpr size_t N = HWY_TARGET == HWY_SCALAR ? 1 : hn::MaxLanes(D32());
 #if HWY_TARGET == HWY_SCALAR
   for (int k = 0; k < 8; ++k) out[k] = hn::GetLane(v[k]);
 #else
+  constexpr size_t N = hn::MaxLanes(D32());
   if constexpr (N == 8) {
     const V32 lo = pair_sums(pair_sums(v[0], v[1]), pair_sums(v[2], v[3]));
     const V32 hi = pair_sums(pair_sums(v[4], v[5]), pair_sums(v[6], v[7]));
