@@ -1,4 +1,5 @@
 #include "chat.hpp"
+#include <cstdint>
 
 #include <poll.h>
 #include <unistd.h>

@@ -1,4 +1,5 @@
 #include "doctor.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,5 @@
 #include "generate.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <chrono>

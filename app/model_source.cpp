@@ -1,4 +1,5 @@
 #include "model_source.hpp"
+#include <cstdint>
 
 #include <unistd.h>
 

@@ -1,4 +1,5 @@
 #include "option_checks.hpp"
+#include <cstdint>
 
 #include <cerrno>
 #include <cmath>

@@ -1,4 +1,5 @@
 #include "prompt_source.hpp"
+#include <cstdint>
 
 #include <poll.h>
 #include <sys/stat.h>

@@ -1,4 +1,5 @@
 #include "run_options.hpp"
+#include <cstdint>
 
 #include <limits>
 

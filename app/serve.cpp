@@ -1,4 +1,5 @@
 #include "serve.hpp"
+#include <cstdint>
 
 #include <atomic>
 #include <chrono>

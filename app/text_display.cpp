@@ -1,4 +1,5 @@
 #include "text_display.hpp"
+#include <cstdint>
 
 #include <cstdio>
 

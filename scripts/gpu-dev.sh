@@ -40,10 +40,10 @@ if want peerprep; then
    echo "rc=$?" >>"$out/peer_files.log") &
 fi
 run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTAGEFENCE_CUDA=ON
-run build 300 ninja -C build-gpu -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
+run build 300 ninja -C build-gpu -k 0 -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
 want ctest && run ctest 200 ctest --test-dir build-gpu -R "$regex" -LE long -j 8 --timeout 120 --output-on-failure
-want kernels && run kernels 150 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
-want decode && run decode 150 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
+want kernels && run kernels 110 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
+want decode && run decode 130 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
 want nopdl && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
 want costs && run costs 60 build-gpu/bench/runtime_costs/runtime_costs

@@ -5,6 +5,7 @@
 // Prints a table; --json writes the rows.
 //   ./build/bench/cpu_dispatch/cpu_dispatch [--json out.json] [--reps N]
 #include <algorithm>
+#include <cstdint>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

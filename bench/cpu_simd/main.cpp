@@ -4,6 +4,7 @@
 // "reference" column is the scalar C++ definition; the last, Highway's one-lane fallback target.
 //   ./build/bench/cpu_simd/cpu_simd [--reps N]
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

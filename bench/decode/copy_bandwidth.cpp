@@ -1,4 +1,5 @@
 #include "copy_bandwidth.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <vector>

@@ -1,4 +1,5 @@
 #include "decode_options.hpp"
+#include <cstdint>
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,5 @@
 #include "decode_report.hpp"
+#include <cstdint>
 
 #include <cmath>
 #include <limits>

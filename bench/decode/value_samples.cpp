@@ -1,4 +1,5 @@
 #include "value_samples.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cstring>

@@ -4,6 +4,7 @@
 // program measures itself. Prints a table and, with --json FILE, writes it as JSON.
 //   stagefence_kernel_bench [--json FILE] [--filter SUBSTRING] [--launches N]
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>

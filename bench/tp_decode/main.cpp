@@ -7,6 +7,7 @@
 // counts: the modes of one rank count must agree; equality with one device is what
 // tests/model/tensor_parallel_test.cpp proves on the built-in model.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>

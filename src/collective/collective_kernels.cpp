@@ -2,6 +2,7 @@
 // order, so every rank gets the same bits); on CUDA they enqueue the NCCL call on the stream
 // (graph builds capture it like any enqueue kernel).
 #include <cstring>
+#include <cstdint>
 #include <vector>
 
 #include "collective/comm_group.hpp"

@@ -1,4 +1,5 @@
 #include "collective/comm_group.hpp"
+#include <cstdint>
 
 #include <map>
 #include <mutex>

@@ -1,4 +1,5 @@
 #include "stagefence/communicator.hpp"
+#include <cstdint>
 
 #include <set>
 

@@ -1,4 +1,5 @@
 #include "core/allocation.hpp"
+#include <cstdint>
 
 #include <unistd.h>
 

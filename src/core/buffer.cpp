@@ -1,4 +1,5 @@
 #include "stagefence/buffer.hpp"
+#include <cstdint>
 
 #include <string>
 

@@ -1,4 +1,5 @@
 #include "stagefence/capture.hpp"
+#include <cstdint>
 
 #include <atomic>
 #include <sstream>

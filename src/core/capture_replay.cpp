@@ -1,4 +1,5 @@
 #include "core/capture_replay.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,5 @@
 #include "core/command_buffer.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

@@ -1,4 +1,5 @@
 #include "stagefence/command_encoder.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <string>

@@ -1,4 +1,5 @@
 #include "stagefence/counters.hpp"
+#include <cstdint>
 
 #include <sstream>
 

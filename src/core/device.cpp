@@ -1,4 +1,5 @@
 #include "stagefence/device.hpp"
+#include <cstdint>
 
 #include <atomic>
 

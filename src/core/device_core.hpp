@@ -1,5 +1,6 @@
 // What a Device handle, its encoders, buffers and queues share.
 #pragma once
+#include <cstdint>
 #include <atomic>
 #include <memory>
 #include <mutex>

@@ -1,4 +1,5 @@
 #include "stagefence/dtype.hpp"
+#include <cstdint>
 
 #include <array>
 #include <string>

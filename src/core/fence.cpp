@@ -1,4 +1,5 @@
 #include "stagefence/fence.hpp"
+#include <cstdint>
 
 #include "core/fence_state.hpp"
 

@@ -1,4 +1,5 @@
 #include "core/fence_state.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

@@ -1,4 +1,5 @@
 #include "core/hazard_tracker.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

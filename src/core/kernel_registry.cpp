@@ -1,4 +1,5 @@
 #include <string>
+#include <cstdint>
 
 #include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"

@@ -1,4 +1,5 @@
 #include "stagefence/report.hpp"
+#include <cstdint>
 
 #include <time.h>
 

@@ -1,4 +1,5 @@
 #include "stagefence/residency_set.hpp"
+#include <cstdint>
 
 #include "core/allocation.hpp"
 #include "core/residency_state.hpp"

@@ -1,4 +1,5 @@
 #include "core/residency_state.hpp"
+#include <cstdint>
 
 #include <string>
 

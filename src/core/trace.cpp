@@ -1,4 +1,5 @@
 #include "stagefence/trace.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <atomic>

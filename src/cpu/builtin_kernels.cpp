@@ -1,5 +1,6 @@
 // CPU versions of the builtin kernels (see core/builtin_kernels.hpp).
 #include "core/builtin_kernels.hpp"
+#include <cstdint>
 
 #include <cstring>
 #include <mutex>

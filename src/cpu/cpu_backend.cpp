@@ -1,5 +1,6 @@
 // The CPU backend: host memory, a shared worker pool, one CpuQueue per queue.
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string>

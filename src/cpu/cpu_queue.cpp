@@ -1,4 +1,5 @@
 #include "cpu/cpu_queue.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,5 @@
 #include "cpu/worker_pool.hpp"
+#include <cstdint>
 
 #include <chrono>
 #include <string>

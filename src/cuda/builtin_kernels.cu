@@ -1,6 +1,7 @@
 // CUDA versions of the builtin kernels (same names, bindings and scalars as the CPU ones in
 // src/cpu/builtin_kernels.cpp), plus kernels that exist to test the runtime: two that fault on
 // purpose and one that spins for a while and reports when it ran.
+#include <cstdint>
 #include <cuda_runtime.h>
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 #include "cuda/cuda_backend.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,5 @@
 #include "cuda/cuda_fence.hpp"
+#include <cstdint>
 
 #include <chrono>
 #include <string>

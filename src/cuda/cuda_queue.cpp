@@ -1,4 +1,5 @@
 #include "cuda/cuda_queue.hpp"
+#include <cstdint>
 
 #include <chrono>
 #include <string>

@@ -7,6 +7,7 @@
 // compute stream ever stalling. A buffer that fails before reaching the GPU still writes its
 // signals in stream order, so no GPU waiter is left hanging.
 #pragma once
+#include <cstdint>
 #include <cuda_runtime_api.h>
 
 #include <atomic>

@@ -1,4 +1,5 @@
 #include "cuda/graph_cache.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cstdlib>

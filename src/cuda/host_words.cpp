@@ -1,4 +1,5 @@
 #include "cuda/host_words.hpp"
+#include <cstdint>
 
 #include <cuda_runtime_api.h>
 

@@ -1,4 +1,5 @@
 #include "kernels/decode_ops.hpp"
+#include <cstdint>
 
 #include <array>
 #include <atomic>

@@ -1,4 +1,5 @@
 #include "kernels/dequant.hpp"
+#include <cstdint>
 
 #include <array>
 #include <cstring>

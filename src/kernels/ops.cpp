@@ -1,4 +1,5 @@
 #include "kernels/ops.hpp"
+#include <cstdint>
 
 #include <array>
 #include <atomic>

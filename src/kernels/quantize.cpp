@@ -1,4 +1,5 @@
 #include "kernels/quantize.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,5 @@
 #include "model/builtin_model.hpp"
+#include <cstdint>
 
 #include <cstdio>
 

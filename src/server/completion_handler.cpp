@@ -1,4 +1,5 @@
 #include "server/completion_handler.hpp"
+#include <cstdint>
 
 #include <atomic>
 #include <cstdio>

@@ -1,4 +1,5 @@
 #include "server/completion_request.hpp"
+#include <cstdint>
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,5 @@
 #include "server/device_turn.hpp"
+#include <cstdint>
 
 #include <string>
 

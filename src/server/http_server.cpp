@@ -1,4 +1,5 @@
 #include "server/http_server.hpp"
+#include <cstdint>
 
 #include <httplib.h>
 

@@ -1,4 +1,5 @@
 #include "server/scheduler.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

@@ -1,5 +1,6 @@
 // The CLI's validators: each error names the value and what is allowed.
 #include "option_checks.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,6 @@
 // Capture: record into a portable graph, dump it, replay it (twice, and on another device).
 #include "test_support.hpp"
+#include <cstdint>
 
 using namespace sftest;
 

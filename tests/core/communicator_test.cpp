@@ -3,6 +3,7 @@
 // arrives fails the group with an error naming it instead of hanging. CPU ranks are separate CPU
 // devices; CUDA cases need as many GPUs and skip otherwise.
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <random>
 

@@ -1,5 +1,6 @@
 // Fences across queues and from the host.
 #include "test_support.hpp"
+#include <cstdint>
 
 using namespace sftest;
 

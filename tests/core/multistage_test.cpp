@@ -1,6 +1,7 @@
 // Fenced multi-stage chains: ordering, fence values, wait counts, residency delegation,
 // destruction while fenced, and buffer lifetimes across the fence window.
 #include "test_support.hpp"
+#include <cstdint>
 
 using namespace sftest;
 

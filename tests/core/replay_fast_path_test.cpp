@@ -3,6 +3,7 @@
 // hazard state for what follows), keep its memory alive, and fall back to re-recording where the
 // compiled form does not apply (a non-empty buffer, other recording flags, edited graphs).
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>

@@ -1,5 +1,6 @@
 // Residency set: staged operations, one flush per commit, counts, budget, disable flag.
 #include "scoped_env.hpp"
+#include <cstdint>
 #include "test_support.hpp"
 
 using namespace sftest;

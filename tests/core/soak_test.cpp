@@ -1,5 +1,6 @@
 // Long runs return every live object to its baseline.
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "test_support.hpp"

@@ -3,6 +3,7 @@
 // buffer's stage range where it only knows the buffer (a CUDA graph); malformed marks are
 // rejected naming the stage.
 #include <memory>
+#include <cstdint>
 
 #include "test_support.hpp"
 

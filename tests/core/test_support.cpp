@@ -1,4 +1,5 @@
 #include "test_support.hpp"
+#include <cstdint>
 
 #include <condition_variable>
 #include <cstring>

@@ -2,6 +2,7 @@
 // cases skip cleanly without a GPU) and a few test-only kernels registered through the public
 // kernel-registration API.
 #pragma once
+#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -2,6 +2,7 @@
 // thread count, concurrent callers both finish, and a refused thread start is a clear error
 // (not std::terminate) after the helpers already started are joined.
 #include "cpu/worker_pool.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

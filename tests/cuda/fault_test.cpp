@@ -4,6 +4,7 @@
 // submission throws DeviceLost; nothing hangs. Each test needs its own process (ctest runs them
 // so): a CUDA fault ends the process's context.
 #include <functional>
+#include <cstdint>
 
 #include "core/command_buffer.hpp"
 #include "cuda_test_support.hpp"

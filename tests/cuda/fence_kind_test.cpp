@@ -2,6 +2,7 @@
 // alternates between two queues, committed in reverse so every consumer is submitted before its
 // producer; host signals release held buffers; a session chain on one queue stays ordered.
 #include <thread>
+#include <cstdint>
 
 #include "cuda_test_support.hpp"
 #include "scoped_env.hpp"

@@ -2,6 +2,7 @@
 // between dependent ones, the graph cache (no instantiation or update on an identical commit,
 // in-place update on changed scalars), and the eager path giving the same results.
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "cuda_test_support.hpp"

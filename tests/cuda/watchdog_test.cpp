@@ -3,6 +3,7 @@
 // device unusable (a running kernel cannot be stopped), so later submissions fail fast with
 // that reason. The kernel spins for a bounded time, so it ends on its own and the process exits.
 #include <chrono>
+#include <cstdint>
 
 #include "cuda_test_support.hpp"
 

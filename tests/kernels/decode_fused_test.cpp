@@ -5,6 +5,7 @@
 // with a folded RMSNorm the kernel's own sum of squares may move an activation across a rounding
 // boundary, which the looser norm tolerance covers.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cmath>
 #include <cstring>

@@ -1,6 +1,7 @@
 // Decoding of every weight type against reference decoders written from the format
 // descriptions, hand-made blocks with known values, and the row dot products.
 #include "kernels/dequant.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

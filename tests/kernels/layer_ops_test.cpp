@@ -1,5 +1,6 @@
 // rmsnorm, rope, kv_store, swiglu and add against double references, in every run mode.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cmath>
 #include <random>

@@ -1,5 +1,6 @@
 // matvec, matmul and embed for every weight type against double references.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cmath>
 #include <random>

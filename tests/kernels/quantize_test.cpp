@@ -1,5 +1,6 @@
 // Quantise random rows, decode them with the reference decoder, and bound the error.
 #include "kernels/quantize.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

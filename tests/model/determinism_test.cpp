@@ -1,6 +1,7 @@
 // Determinism: five runs with the same seed give bitwise-identical tokens and logits, per mode
 // and backend (sampling on, so the seeded generator is exercised too).
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cstring>
 

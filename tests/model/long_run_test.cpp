@@ -2,6 +2,7 @@
 // (command buffers, fences, allocations, pool bytes, CUDA graph execs) where they started.
 // 10,000 tokens on a GPU; 100 on the CPU backend, where each token costs milliseconds.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include "llama_test_model.hpp"
 #include "model/builtin_model.hpp"

@@ -3,6 +3,7 @@
 // logits), instead of exiting 0 with tokens sampled from NaN; infinite eps or theta is a Format
 // error when the model loads.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cstring>
 #include <limits>

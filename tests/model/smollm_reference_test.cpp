@@ -6,6 +6,7 @@
 // (weights dequantized by llama.cpp's gguf-py) shares no code with stagefence:
 //   python3 scripts/check_reference_model.py --cli build/app/stagefence
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <optional>
 #include <string>

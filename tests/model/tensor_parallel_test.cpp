@@ -3,6 +3,7 @@
 // gives the single-device greedy tokens, with logits within rounding of the single-device ones
 // (bitwise equal with one rank).
 #include "model/llama/tensor_parallel.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

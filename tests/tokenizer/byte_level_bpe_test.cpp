@@ -1,6 +1,7 @@
 // Byte-level BPE on a small hand-built vocabulary, against a naive merge loop written here, and
 // exact round trips of random byte strings.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <random>
 #include <string>

@@ -1,6 +1,7 @@
 // Streaming decode: multi-byte code points split across tokens come out whole, the stream
 // concatenates to the one-shot decode, and broken sequences become U+FFFD.
 #include "model/tokenizer/incremental_decoder.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

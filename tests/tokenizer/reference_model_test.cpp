@@ -2,6 +2,7 @@
 // vocabulary (scripts/tokenizer_reference.py). Runs when STAGEFENCE_MODEL_GGUF and
 // STAGEFENCE_TOKENIZER_REFERENCE are set; skipped otherwise.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <cstdlib>
 #include <filesystem>

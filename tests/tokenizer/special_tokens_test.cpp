@@ -1,5 +1,6 @@
 // Special tokens in text, BOS/EOS flags, end-of-generation ids and invalid data.
 #include <gtest/gtest.h>
+#include <cstdint>
 
 #include <algorithm>
 #include <string>

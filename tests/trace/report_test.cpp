@@ -1,6 +1,7 @@
 // Run reports (docs/json-schema.md): JSON quoting round-trips, and a measured run's totals and
 // per-token figures match the counters of the work it did.
 #include "stagefence/report.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 

@@ -3,6 +3,7 @@
 // metadata, FIFO (non-overlapping) spans per queue, fence order across queues, encode spans,
 // per-dispatch lanes, and the recorder's start/stop contract.
 #include "stagefence/trace.hpp"
+#include <cstdint>
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

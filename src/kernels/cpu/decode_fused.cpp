@@ -1,6 +1,7 @@
 // "mv.<wt>", "qkv.<wt>", "glu.<wt>" and "attn.decode.hd<N>" on the CPU: the reference for the
 // fused decode kernels (src/kernels/params/*.hpp), written as the unfused kernels compose.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>

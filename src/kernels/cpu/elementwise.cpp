@@ -1,5 +1,6 @@
 // "swiglu" (silu or gelu_tanh gate times up) and "add".
 #include "kernels/params/elementwise.hpp"
+#include <cstdint>
 
 #include <cmath>
 

@@ -1,5 +1,6 @@
 // "embed.<wt>": gathers and decodes rows of the embedding table, times an optional scale.
 #include "kernels/params/embed.hpp"
+#include <cstdint>
 
 #include <cstring>
 #include <limits>

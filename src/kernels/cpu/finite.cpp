@@ -1,5 +1,6 @@
 // "finite_check": marks the flag word with the check's code when any element is NaN or Inf.
 #include <atomic>
+#include <cstdint>
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.hpp"

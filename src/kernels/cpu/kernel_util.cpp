@@ -1,4 +1,5 @@
 #include "kernels/cpu/kernel_util.hpp"
+#include <cstdint>
 
 #include <string>
 

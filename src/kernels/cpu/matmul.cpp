@@ -2,6 +2,7 @@
 // Rows are decoded once into f32 tiles and reused for every token; each output is dot_f32 of
 // the decoded row, which gives the same value as matvec of that row.
 #include <string>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.hpp"

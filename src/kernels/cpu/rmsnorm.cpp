@@ -1,5 +1,6 @@
 // "rmsnorm": y = x / sqrt(mean(x²) + eps) · w (or · (1 + w), Gemma), one row at a time.
 #include "kernels/params/rmsnorm.hpp"
+#include <cstdint>
 
 #include <cmath>
 

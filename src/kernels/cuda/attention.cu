@@ -5,6 +5,7 @@
 // all the query heads that share the kv head. Within a warp, LPK lanes share one key (8 dims per
 // lane, 16-byte loads) and each key slot keeps its own online-softmax state; slots, then warps,
 // are combined in a fixed order (deterministic).
+#include <cstdint>
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/attention.hpp"
 

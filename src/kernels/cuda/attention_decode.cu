@@ -5,6 +5,7 @@
 // weights, and each warp accumulates the weighted V rows of its keys. The last block of a kv head
 // to finish (an atomic counter) merges the splits in split order, so the result does not depend
 // on which block came last, and resets the counter for the next launch.
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/cuda/common.cuh"

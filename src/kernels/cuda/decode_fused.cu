@@ -1,6 +1,7 @@
 // "mv.<wt>", "qkv.<wt>", "glu.<wt>" (src/kernels/params/fused_decode.hpp): the decode
 // projections with the RMSNorm folded in and their epilogues (bias, residual, RoPE and the KV
 // cache write, SwiGLU), on the streaming engine of decode_stream.cuh.
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <string>

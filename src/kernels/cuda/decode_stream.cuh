@@ -12,6 +12,7 @@
 // cudaGridDependencySynchronize(), so under a programmatic edge its weight traffic overlaps the
 // previous kernel's tail; every read of an activation or write of an output comes after it.
 #pragma once
+#include <cstdint>
 #include "kernels/cuda/stream_types.cuh"
 
 namespace stagefence::kernels::cuda::stream {

@@ -3,6 +3,7 @@
 // as two GEMMs over a high/low split of X into the weight's 16-bit type (cuBLAS needs matching
 // A/B types; the split keeps about f32 accuracy on the tensor cores), accumulating in f32.
 // Block-quantised types use a tiled kernel that decodes weight tiles into shared memory.
+#include <cstdint>
 #include <cublas_v2.h>
 
 #include <string>

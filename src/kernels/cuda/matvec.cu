@@ -11,6 +11,7 @@
 //   row group) into registers, and decodes the staged blocks with kLanesPerBlock lanes per
 //   block (weight_types.cuh).
 // Rows whose byte length or base is not 16-byte aligned take an element-by-element fallback.
+#include <cstdint>
 #include "kernels/cuda/weight_types.cuh"
 #include "kernels/params/matrix.hpp"
 

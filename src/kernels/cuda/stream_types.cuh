@@ -4,6 +4,7 @@
 // contribution to the row's dot product, with exactly the numerics of kernels/act_q8.hpp for
 // block types (integer dot products over 8-bit activation blocks) and f32 for float types.
 #pragma once
+#include <cstdint>
 #include "kernels/cuda/common.cuh"
 
 namespace stagefence::kernels::cuda::stream {

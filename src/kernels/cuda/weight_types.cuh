@@ -2,6 +2,7 @@
 // geometry, a per-element decoder (embedding rows, tiled prefill matmul) and a per-lane block
 // dot product over a block staged in shared memory, used by the matrix-vector kernel.
 #pragma once
+#include <cstdint>
 #include "kernels/cuda/common.cuh"
 
 namespace stagefence::kernels::cuda {

@@ -2,6 +2,7 @@
 // the spec's order. head_dim is a multiple of 8 and at most 256 on every backend: the CUDA
 // kernels give each lane 8 dims of a key and at least one key to each warp step.
 #pragma once
+#include <cstdint>
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {

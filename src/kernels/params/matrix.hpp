@@ -1,6 +1,7 @@
 // Parameters of the matrix products "matvec.<wt>" and "matmul.<wt>" (kernel_spec.hpp): one scalar
 // word per field, in the spec's order. Whole weight blocks per row are the op encoder's rule.
 #pragma once
+#include <cstdint>
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {

@@ -1,4 +1,5 @@
 #include "model/gguf/gguf_file.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cstdio>

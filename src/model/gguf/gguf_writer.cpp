@@ -1,4 +1,5 @@
 #include "model/gguf/gguf_writer.hpp"
+#include <cstdint>
 
 #include <cerrno>
 #include <cstdio>

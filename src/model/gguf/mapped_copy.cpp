@@ -1,4 +1,5 @@
 #include "model/gguf/mapped_copy.hpp"
+#include <cstdint>
 
 #include <setjmp.h>
 #include <signal.h>

@@ -1,4 +1,5 @@
 #include "model/llama/config.hpp"
+#include <cstdint>
 
 #include <cmath>
 #include <optional>

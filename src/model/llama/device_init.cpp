@@ -1,4 +1,5 @@
 #include "model/llama/device_init.hpp"
+#include <cstdint>
 
 #include <cmath>
 #include <mutex>

@@ -1,4 +1,5 @@
 #include "model/llama/forward.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cmath>

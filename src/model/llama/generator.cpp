@@ -1,4 +1,5 @@
 #include "model/llama/generator.hpp"
+#include <cstdint>
 
 #include <time.h>
 

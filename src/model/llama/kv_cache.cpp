@@ -1,4 +1,5 @@
 #include "model/llama/kv_cache.hpp"
+#include <cstdint>
 
 #include <unistd.h>
 

@@ -1,4 +1,5 @@
 #include "model/llama/model_writer.hpp"
+#include <cstdint>
 
 #include <cstddef>
 #include <span>

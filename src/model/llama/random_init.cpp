@@ -1,4 +1,5 @@
 #include "model/llama/random_init.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,5 @@
 #include "model/llama/tensor_parallel.hpp"
+#include <cstdint>
 
 #include <cstring>
 #include <string>

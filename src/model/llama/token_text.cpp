@@ -1,4 +1,5 @@
 #include "model/llama/token_text.hpp"
+#include <cstdint>
 
 #include <optional>
 

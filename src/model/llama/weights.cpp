@@ -1,4 +1,5 @@
 #include "model/llama/weights.hpp"
+#include <cstdint>
 
 #include <algorithm>
 #include <map>

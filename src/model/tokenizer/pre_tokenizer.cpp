@@ -1,4 +1,5 @@
 #include "model/tokenizer/pre_tokenizer.hpp"
+#include <cstdint>
 
 #include <string>
 

@@ -1,4 +1,5 @@
 #include "model/tokenizer/sentencepiece_bpe.hpp"
+#include <cstdint>
 
 #include <cstdio>
 

@@ -1,4 +1,5 @@
 #include "model/tokenizer/special_token_splitter.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

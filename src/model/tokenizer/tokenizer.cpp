@@ -1,4 +1,5 @@
 #include "model/tokenizer/tokenizer.hpp"
+#include <cstdint>
 
 #include <algorithm>
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdint>
 
 #include "model/tokenizer/unicode_ranges.hpp"
 

@@ -3,6 +3,7 @@
 // in vectors (exact), then the group's term is scaled and added in q8_dot.cpp's order, so the
 // result is bit-identical to the scalar definition on every target.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 

@@ -1,4 +1,5 @@
 #include "kernels/cpu/simd/simd_target.hpp"
+#include <cstdint>
 
 #include <hwy/targets.h>
 
