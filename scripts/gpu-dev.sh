@@ -3,7 +3,7 @@
 # the decode-kernel bench and the decode bench (PDL on and off), each under its own timeout;
 # logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
-# GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs, and
+# DECODE_ARGS are extra decode-bench arguments. GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs, and
 # "peerprep": llama.cpp's CUDA tools built and the peer's GGUF files written in the background at
 # low priority, under /root/peer, for bench/peers/gpu_peer.sh in the next call on the warm
 # machine); PEER_PREBUILD=1 also packs llama.cpp's tools into $OUT (device_prebuild.sh).
@@ -43,7 +43,7 @@ run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DS
 run build 300 ninja -C build-gpu -k 0 -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
 want ctest && run ctest 200 ctest --test-dir build-gpu -R "$regex" -LE long -j 8 --timeout 120 --output-on-failure
 want kernels && run kernels 110 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
-want decode && run decode 130 build-gpu/bench/decode/stagefence_decode_bench --json "$out/decode.json"
+want decode && run decode 130 build-gpu/bench/decode/stagefence_decode_bench ${DECODE_ARGS:-} --json "$out/decode.json"
 want nopdl && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
 want costs && run costs 60 build-gpu/bench/runtime_costs/runtime_costs

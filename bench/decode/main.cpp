@@ -3,6 +3,7 @@
 // Weights and the KV cache are made on the device by the hash initialiser (no file, no host
 // generation), so a full run fits a few minutes of GPU time. See docs/decode-bench.md.
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -144,6 +145,10 @@ int run(int argc, char** argv) {
               "the Llama-3-8B shape on the CPU backend would take hours per row: pass --tiny");
   report.shape = o.shape;
   report.config = config_for(o.shape);
+  // The synthetic shapes have no trained context length: cover the longest row's cache (the model
+  // refuses --context past its own length).
+  for (int context : o.contexts)
+    report.config.context_length = std::max(report.config.context_length, context + o.tokens);
   report.start_token = start_token_for(report.config);
 
   report.copy = sf::bench::measure_copy_bandwidth(device, o.copy_bytes);

@@ -7,6 +7,7 @@
 namespace stagefence::kernels {
 
 inline constexpr int64_t kMatFlagsAll = 3;  // kMatFlagBias | kMatFlagAccumulate
+inline constexpr int64_t kMatmulFlagsAll = 7;  // and kMatFlagScratch (kernel_spec.hpp)
 
 struct MatvecParams {
   int64_t rows = 0;
@@ -25,14 +26,14 @@ struct MatvecParams {
 struct MatmulParams {
   int64_t rows = 0;
   int64_t cols = 0;
-  int64_t flags = 0;  // kMatFlagBias, kMatFlagAccumulate
+  int64_t flags = 0;  // kMatFlagBias, kMatFlagAccumulate, kMatFlagScratch
   int64_t tokens = 0;
 
   std::string check() const {
     return ShapeCheck()
         .range("rows", rows, 0, kMaxExtent)
         .range("cols", cols, 1, kMaxExtent)
-        .range("flags", flags, 0, kMatFlagsAll)
+        .range("flags", flags, 0, kMatmulFlagsAll)
         .range("T", tokens, 0, kMaxExtent)
         .result();
   }
