@@ -296,6 +296,11 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
   else
     ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
                    partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
+  // An infinite query can reach the residual stream as zeros (a -inf score reads as a masked
+  // key on CUDA), so with every stage checked the queries are checked too.
+  if (check_every_stage_)
+    kernels::ops::finite_check(enc, q_, uint64_t(t) * uint64_t(heads) * uint64_t(c.head_dim),
+                               finite_flag_, 1 + 2 * uint32_t(layer));
   project_residual(enc, w.wo, attn_, heads * c.head_dim, pass);
 }
 
