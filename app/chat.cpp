@@ -1,5 +1,4 @@
 #include "chat.hpp"
-#include <cstdint>
 
 #include <poll.h>
 #include <unistd.h>
@@ -7,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>

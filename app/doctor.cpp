@@ -1,7 +1,7 @@
 #include "doctor.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>

@@ -1,9 +1,9 @@
 #include "generate.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>

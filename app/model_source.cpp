@@ -1,8 +1,8 @@
 #include "model_source.hpp"
-#include <cstdint>
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 
 #include "model/builtin_model.hpp"

@@ -1,8 +1,8 @@
 #include "option_checks.hpp"
-#include <cstdint>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <sstream>

@@ -1,11 +1,11 @@
 #include "prompt_source.hpp"
-#include <cstdint>
 
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,6 @@
 #include "run_options.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <limits>
 
 #include "option_checks.hpp"

@@ -1,8 +1,8 @@
 #include "serve.hpp"
-#include <cstdint>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <thread>

@@ -1,6 +1,6 @@
 #include "text_display.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdio>
 
 namespace stagefence::cli {

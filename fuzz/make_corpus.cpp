@@ -1,7 +1,7 @@
 // Writes the seed corpus for gguf_fuzz: valid GGUF files of several shapes and broken variants
 // of them, one file each, into the folder given as the only argument.
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>

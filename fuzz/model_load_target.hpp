@@ -3,8 +3,8 @@
 // A file is either loaded or rejected with a Format error before anything large is allocated;
 // any other outcome is a finding.
 #pragma once
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 

@@ -38,8 +38,8 @@ inline llama::LlamaConfig tiny(const std::string& architecture) {
   return c;
 }
 
-inline std::vector<std::byte> model(const llama::LlamaConfig& c, sf::DType t, const std::string& key = "",
-                             uint32_t value = 0) {
+inline std::vector<std::byte> model(const llama::LlamaConfig& c, sf::DType t,
+                                    const std::string& key = "", uint32_t value = 0) {
   sf::gguf::GgufWriter w;
   if (key.empty()) {
     llama::add_random_model(w, c, llama::WeightTypes::all(t), 3);

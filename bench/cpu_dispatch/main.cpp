@@ -5,8 +5,8 @@
 // Prints a table; --json writes the rows.
 //   ./build/bench/cpu_dispatch/cpu_dispatch [--json out.json] [--reps N]
 #include <algorithm>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -2,11 +2,11 @@
 // device-to-device copy bandwidth. Prints a table last; --json PATH writes the same rows as JSON.
 // Correctness lives in ctest: tests/kernels/backend_ops_test.cpp and decode_fused_test.cpp run
 // every kernel on every backend against double-precision references.
-#include <cstdint>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -1,7 +1,7 @@
 #include "copy_bandwidth.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "stagefence/error.hpp"

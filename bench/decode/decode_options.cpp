@@ -1,6 +1,6 @@
 #include "decode_options.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>

@@ -18,12 +18,12 @@ struct DecodeOptions {
   int warmup = 4;   // tokens of the untimed run before each measured one
   int layers_per_stage = 1;
   uint64_t seed = 1234;
-  std::string backend = "auto";  // auto | cpu | cuda
-  std::string json_path;         // empty: no JSON file
-  bool tiny = false;             // a small model instead of the Llama-3-8B shape
+  std::string backend = "auto";     // auto | cpu | cuda
+  std::string json_path;            // empty: no JSON file
+  bool tiny = false;                // a small model instead of the Llama-3-8B shape
   std::string shape = "llama3-8b";  // llama3-8b | smollm2-135m | tiny
-  bool gpu_busy = true;          // the timestamped pass that measures GPU busy time
-  uint64_t copy_bytes = 0;       // 0: 1 GiB, or 64 MiB with --tiny
+  bool gpu_busy = true;             // the timestamped pass that measures GPU busy time
+  uint64_t copy_bytes = 0;          // 0: 1 GiB, or 64 MiB with --tiny
 };
 
 // Parses argv. Throws InvalidArgument naming the bad option or value. Returns false when

@@ -1,7 +1,7 @@
 #include "decode_report.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <sstream>
 

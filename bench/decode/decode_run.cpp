@@ -1,4 +1,5 @@
 #include "decode_run.hpp"
+
 #include <cstdint>
 
 #include "model/llama/device_init.hpp"

@@ -2,8 +2,8 @@
 // submission mode, against the memory-bandwidth floor that the program measures itself.
 // Weights and the KV cache are made on the device by the hash initialiser (no file, no host
 // generation), so a full run fits a few minutes of GPU time. See docs/decode-bench.md.
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>

@@ -1,7 +1,7 @@
 #include "value_samples.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 

@@ -4,8 +4,8 @@
 // program measures itself. Prints a table and, with --json FILE, writes it as JSON.
 //   stagefence_kernel_bench [--json FILE] [--filter SUBSTRING] [--launches N]
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>

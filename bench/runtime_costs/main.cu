@@ -2,11 +2,11 @@
 // by this same program on the same card: recording, graph replay, the host cost of replaying a
 // capture, submission, fences, the commit-and-wait round trip and the L2 residency hint. Prints
 // a table last; --json writes all.
-#include <cstdint>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -24,11 +24,11 @@ class Buffer {
   bool valid() const { return alloc_ != nullptr; }
   explicit operator bool() const { return valid(); }
 
-  uint64_t size() const { return length_; }      // bytes in this view
-  uint64_t offset() const { return offset_; }    // byte offset of this view in its allocation
+  uint64_t size() const { return length_; }    // bytes in this view
+  uint64_t offset() const { return offset_; }  // byte offset of this view in its allocation
   DType dtype() const { return dtype_; }
   const std::vector<int64_t>& shape() const { return shape_; }
-  uint64_t elements() const;                     // product of shape (or bytes / element size)
+  uint64_t elements() const;  // product of shape (or bytes / element size)
 
   // A view of [offset, offset+length) of this view; shares the allocation. Throws OutOfRange.
   Buffer view(uint64_t offset, uint64_t length) const;

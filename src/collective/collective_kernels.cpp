@@ -1,8 +1,8 @@
 // The collectives as kernels: on the CPU they meet in shared memory (every rank sums in rank
 // order, so every rank gets the same bits); on CUDA they enqueue the NCCL call on the stream
 // (graph builds capture it like any enqueue kernel).
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "collective/comm_group.hpp"

@@ -1,6 +1,6 @@
 #include "collective/comm_group.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 

@@ -1,6 +1,6 @@
 #include "stagefence/communicator.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <set>
 
 #include "collective/comm_group.hpp"

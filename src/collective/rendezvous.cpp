@@ -1,4 +1,5 @@
 #include "collective/rendezvous.hpp"
+
 #include <cstdint>
 
 #include "stagefence/error.hpp"

@@ -1,8 +1,8 @@
 #include "core/allocation.hpp"
-#include <cstdint>
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <new>
 #include <string>
@@ -33,7 +33,9 @@ std::string gib(uint64_t bytes) {
 
 BufferPool::BufferPool(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
-BufferPool::~BufferPool() { trim(); }
+BufferPool::~BufferPool() {
+  trim();
+}
 
 uint64_t BufferPool::size_class(uint64_t bytes) {
   constexpr uint64_t kMiB = 1ull << 20;

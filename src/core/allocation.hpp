@@ -60,10 +60,10 @@ struct Allocation {
   std::shared_ptr<BufferPool> pool;
   std::shared_ptr<ResidencyState> residency;
   void* ptr = nullptr;
-  uint64_t size = 0;       // bytes requested
-  uint64_t capacity = 0;   // bytes of the pooled block
+  uint64_t size = 0;      // bytes requested
+  uint64_t capacity = 0;  // bytes of the pooled block
   uint64_t id = 0;
-  std::atomic<uint64_t> last_cb{0};  // id of the last command buffer that retained it
+  std::atomic<uint64_t> last_cb{0};          // id of the last command buffer that retained it
   std::shared_ptr<InflightTracker> tracker;  // debug builds with unretained refs only
 };
 

@@ -1,6 +1,6 @@
 #include "stagefence/buffer.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "core/allocation.hpp"
@@ -11,16 +11,22 @@ namespace stagefence {
 
 const char* access_name(Access a) {
   switch (a) {
-    case Access::Read: return "read";
-    case Access::Write: return "write";
-    case Access::ReadWrite: return "read-write";
+    case Access::Read:
+      return "read";
+    case Access::Write:
+      return "write";
+    case Access::ReadWrite:
+      return "read-write";
   }
   return "?";
 }
 
 Buffer::Buffer(std::shared_ptr<Allocation> alloc, uint64_t offset, uint64_t length, DType dtype,
                std::vector<int64_t> shape)
-    : alloc_(std::move(alloc)), offset_(offset), length_(length), dtype_(dtype),
+    : alloc_(std::move(alloc)),
+      offset_(offset),
+      length_(length),
+      dtype_(dtype),
       shape_(std::move(shape)) {}
 
 uint64_t Buffer::elements() const {
@@ -40,8 +46,9 @@ static void require_valid(const Buffer& b, const char* what) {
 Buffer Buffer::view(uint64_t offset, uint64_t length) const {
   require_valid(*this, "view");
   if (offset > length_ || length > length_ - offset)
-    raise(ErrorCode::OutOfRange, "view [" + std::to_string(offset) + ", +" + std::to_string(length) +
-                                     ") lies outside a buffer of " + std::to_string(length_) + " bytes");
+    raise(ErrorCode::OutOfRange, "view [" + std::to_string(offset) + ", +" +
+                                     std::to_string(length) + ") lies outside a buffer of " +
+                                     std::to_string(length_) + " bytes");
   return Buffer(alloc_, offset_ + offset, length, DType::U8, {});
 }
 
@@ -60,8 +67,12 @@ Buffer Buffer::as(DType dtype, std::vector<int64_t> shape) const {
   return Buffer(alloc_, offset_, length_, dtype, std::move(shape));
 }
 
-uint64_t Buffer::allocation_id() const { return alloc_ ? alloc_->id : 0; }
-uint64_t Buffer::allocation_size() const { return alloc_ ? alloc_->size : 0; }
+uint64_t Buffer::allocation_id() const {
+  return alloc_ ? alloc_->id : 0;
+}
+uint64_t Buffer::allocation_size() const {
+  return alloc_ ? alloc_->size : 0;
+}
 void* Buffer::device_ptr() const {
   return alloc_ ? static_cast<char*>(alloc_->ptr) + offset_ : nullptr;
 }
@@ -72,9 +83,9 @@ void* Buffer::host_ptr() const {
 static void check_copy(const Buffer& b, uint64_t bytes, uint64_t offset, const char* what) {
   require_valid(b, what);
   if (offset > b.size() || bytes > b.size() - offset)
-    raise(ErrorCode::OutOfRange, std::string(what) + " of " + std::to_string(bytes) + " bytes at offset " +
-                                     std::to_string(offset) + " exceeds a buffer of " +
-                                     std::to_string(b.size()) + " bytes");
+    raise(ErrorCode::OutOfRange, std::string(what) + " of " + std::to_string(bytes) +
+                                     " bytes at offset " + std::to_string(offset) +
+                                     " exceeds a buffer of " + std::to_string(b.size()) + " bytes");
 }
 
 void Buffer::upload(const void* src, uint64_t bytes, uint64_t offset) const {
@@ -84,7 +95,8 @@ void Buffer::upload(const void* src, uint64_t bytes, uint64_t offset) const {
 
 void Buffer::download(void* dst, uint64_t bytes, uint64_t offset) const {
   check_copy(*this, bytes, offset, "download");
-  if (bytes) alloc_->pool->backend().copy_out(dst, static_cast<char*>(device_ptr()) + offset, bytes);
+  if (bytes)
+    alloc_->pool->backend().copy_out(dst, static_cast<char*>(device_ptr()) + offset, bytes);
 }
 
 }  // namespace stagefence

@@ -1,7 +1,7 @@
 #include "stagefence/capture.hpp"
-#include <cstdint>
 
 #include <atomic>
+#include <cstdint>
 #include <sstream>
 
 #include "stagefence/error.hpp"
@@ -20,7 +20,9 @@ size_t CaptureGraph::dispatch_count() const {
   return n;
 }
 
-size_t CaptureGraph::barrier_count() const { return nodes_.size() - dispatch_count(); }
+size_t CaptureGraph::barrier_count() const {
+  return nodes_.size() - dispatch_count();
+}
 
 std::string CaptureGraph::to_text() const {
   std::ostringstream os;
@@ -54,7 +56,8 @@ std::string CaptureGraph::to_text() const {
   return os.str();
 }
 
-CaptureGraph CaptureGraph::rebind(const std::vector<std::pair<Buffer, Buffer>>& replacements) const {
+CaptureGraph CaptureGraph::rebind(
+    const std::vector<std::pair<Buffer, Buffer>>& replacements) const {
   CaptureGraph out;
   out.nodes_ = nodes_;
   for (auto& node : out.nodes_) {
@@ -69,8 +72,8 @@ CaptureGraph CaptureGraph::rebind(const std::vector<std::pair<Buffer, Buffer>>& 
         }
       }
       if (!target)
-        raise(ErrorCode::InvalidArgument, "rebind: no replacement for allocation " +
-                                              std::to_string(b.buffer.allocation_id()));
+        raise(ErrorCode::InvalidArgument,
+              "rebind: no replacement for allocation " + std::to_string(b.buffer.allocation_id()));
       const uint64_t rel = b.buffer.offset() - base;
       Buffer moved = target->view(rel, b.buffer.size());
       b.buffer = b.buffer.dtype() == DType::U8 && b.buffer.shape().empty()

@@ -1,8 +1,8 @@
 #include "core/capture_replay.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include "core/dispatch_resolve.hpp"
 #include "stagefence/error.hpp"

@@ -1,7 +1,7 @@
 #include "core/command_buffer.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/counters_internal.hpp"
 #include "core/device_core.hpp"

@@ -1,7 +1,7 @@
 #include "stagefence/command_encoder.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "core/capture_replay.hpp"

@@ -1,6 +1,6 @@
 #include "stagefence/counters.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <sstream>
 
 #include "core/counters_internal.hpp"
@@ -56,7 +56,8 @@ std::string CounterSnapshot::to_string() const {
     os << sep << n << '=' << this->*m;
     sep = " ";
   });
-  for_each_gauge([&](const char* n, int64_t CounterSnapshot::*m) { os << ' ' << n << '=' << this->*m; });
+  for_each_gauge(
+      [&](const char* n, int64_t CounterSnapshot::*m) { os << ' ' << n << '=' << this->*m; });
   return os.str();
 }
 
@@ -68,7 +69,8 @@ std::string CounterSnapshot::to_json() const {
     os << sep << '"' << n << "\":" << this->*m;
     sep = ",";
   });
-  for_each_gauge([&](const char* n, int64_t CounterSnapshot::*m) { os << ",\"" << n << "\":" << this->*m; });
+  for_each_gauge(
+      [&](const char* n, int64_t CounterSnapshot::*m) { os << ",\"" << n << "\":" << this->*m; });
   os << '}';
   return os.str();
 }

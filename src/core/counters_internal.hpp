@@ -18,7 +18,11 @@ struct Counters {
 
 Counters& counters();
 
-inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
-inline void gauge(std::atomic<int64_t>& g, int64_t n) { g.fetch_add(n, std::memory_order_relaxed); }
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+inline void gauge(std::atomic<int64_t>& g, int64_t n) {
+  g.fetch_add(n, std::memory_order_relaxed);
+}
 
 }  // namespace stagefence::detail

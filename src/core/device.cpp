@@ -1,7 +1,7 @@
 #include "stagefence/device.hpp"
-#include <cstdint>
 
 #include <atomic>
+#include <cstdint>
 
 #include "core/builtin_kernels.hpp"
 #include "core/command_buffer.hpp"

@@ -1,7 +1,7 @@
 // What a Device handle, its encoders, buffers and queues share.
 #pragma once
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -1,4 +1,5 @@
 #include "stagefence/fence.hpp"
+
 #include <cstdint>
 
 #include "core/fence_state.hpp"
@@ -12,14 +13,26 @@ static FenceState& require(const std::shared_ptr<FenceState>& s) {
   return *s;
 }
 
-uint64_t Fence::id() const { return require(state_).id; }
-const std::string& Fence::name() const { return require(state_).name; }
-uint64_t Fence::completed_value() const { return require(state_).value(); }
+uint64_t Fence::id() const {
+  return require(state_).id;
+}
+const std::string& Fence::name() const {
+  return require(state_).name;
+}
+uint64_t Fence::completed_value() const {
+  return require(state_).value();
+}
 void Fence::wait(uint64_t value, std::chrono::nanoseconds timeout) const {
   require(state_).wait_or_throw(value, timeout);
 }
-void Fence::signal(uint64_t value) const { require(state_).signal(value); }
-bool Fence::poisoned() const { return require(state_).poisoned(); }
-std::string Fence::poison_message() const { return require(state_).poison_message(); }
+void Fence::signal(uint64_t value) const {
+  require(state_).signal(value);
+}
+bool Fence::poisoned() const {
+  return require(state_).poisoned();
+}
+std::string Fence::poison_message() const {
+  return require(state_).poison_message();
+}
 
 }  // namespace stagefence

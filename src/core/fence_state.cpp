@@ -1,7 +1,7 @@
 #include "core/fence_state.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/counters_internal.hpp"
 
@@ -16,7 +16,9 @@ FenceState::FenceState(std::string n)
   detail::gauge(detail::counters().live_fences, 1);
 }
 
-FenceState::~FenceState() { detail::gauge(detail::counters().live_fences, -1); }
+FenceState::~FenceState() {
+  detail::gauge(detail::counters().live_fences, -1);
+}
 
 void FenceState::signal(uint64_t v) {
   {
@@ -51,20 +53,24 @@ FenceState::WaitResult FenceState::wait(uint64_t v, std::chrono::nanoseconds tim
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return WaitResult::TimedOut;
     auto slice = deadline - now;
-    if (cancel) slice = std::min<std::chrono::steady_clock::duration>(slice, std::chrono::milliseconds(20));
+    if (cancel)
+      slice = std::min<std::chrono::steady_clock::duration>(slice, std::chrono::milliseconds(20));
     cv_.wait_for(lock, slice);
   }
 }
 
 void FenceState::wait_or_throw(uint64_t v, std::chrono::nanoseconds timeout) {
   switch (wait(v, timeout)) {
-    case WaitResult::Reached: return;
-    case WaitResult::Poisoned: raise(ErrorCode::FencePoisoned, poison_error_for(v));
+    case WaitResult::Reached:
+      return;
+    case WaitResult::Poisoned:
+      raise(ErrorCode::FencePoisoned, poison_error_for(v));
     case WaitResult::TimedOut:
     case WaitResult::Cancelled:
       raise(ErrorCode::Timeout,
             "fence '" + name + "' did not reach value " + std::to_string(v) + " within " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
                 " ms (it is at " + std::to_string(value()) + ")");
   }
 }
@@ -86,8 +92,9 @@ std::string FenceState::poison_message() const {
 
 std::string FenceState::poison_error_for(uint64_t v) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return "fence '" + name + "' value " + std::to_string(v) + " will never be reached: the producer of value " +
-         std::to_string(poison_value_) + " failed: " + poison_msg_;
+  return "fence '" + name + "' value " + std::to_string(v) +
+         " will never be reached: the producer of value " + std::to_string(poison_value_) +
+         " failed: " + poison_msg_;
 }
 
 }  // namespace stagefence

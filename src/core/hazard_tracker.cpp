@@ -1,7 +1,7 @@
 #include "core/hazard_tracker.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace stagefence {
 

@@ -1,5 +1,5 @@
-#include <string>
 #include <cstdint>
+#include <string>
 
 #include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"

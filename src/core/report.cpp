@@ -1,9 +1,9 @@
 #include "stagefence/report.hpp"
-#include <cstdint>
 
 #include <time.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 

@@ -1,4 +1,5 @@
 #include "stagefence/residency_set.hpp"
+
 #include <cstdint>
 
 #include "core/allocation.hpp"
@@ -8,7 +9,9 @@ namespace stagefence {
 
 ResidencySet::ResidencySet(std::shared_ptr<ResidencyState> state) : state_(std::move(state)) {}
 
-bool ResidencySet::enabled() const { return state_->enabled; }
+bool ResidencySet::enabled() const {
+  return state_->enabled;
+}
 
 bool ResidencySet::add(const Buffer& b) const {
   if (!b.valid()) return false;

@@ -1,6 +1,6 @@
 #include "core/residency_state.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "core/backend.hpp"
@@ -43,7 +43,8 @@ void ResidencyState::flush() {
   if (budget != 0 && bytes > budget)
     raise(ErrorCode::BudgetExceeded,
           "residency set would hold " + std::to_string(bytes) + " bytes, over its budget of " +
-              std::to_string(budget) + " bytes; nothing was submitted (remove buffers or raise the budget)");
+              std::to_string(budget) +
+              " bytes; nothing was submitted (remove buffers or raise the budget)");
   for (const auto& [id, e] : pending_add) applied.emplace(id, e);
   for (uint64_t id : pending_remove) {
     applied.erase(id);

@@ -1,11 +1,11 @@
 #include "stagefence/trace.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>

@@ -1,7 +1,7 @@
 // CPU versions of the builtin kernels (see core/builtin_kernels.hpp).
 #include "core/builtin_kernels.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -60,7 +60,8 @@ void mul_f32(const KernelArgs& a, const Launch&, uint64_t b0, uint64_t b1) {
 
 // fail: fails when s0 != 0 (the value travels in the message); otherwise does nothing.
 void fail(const KernelArgs& a, const Launch&, uint64_t, uint64_t) {
-  if (a.s[0] != 0) throw std::runtime_error("failed on purpose (code " + std::to_string(a.s[0]) + ")");
+  if (a.s[0] != 0)
+    throw std::runtime_error("failed on purpose (code " + std::to_string(a.s[0]) + ")");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The CPU backend: host memory, a shared worker pool, one CpuQueue per queue.
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
@@ -35,8 +35,12 @@ class CpuBackend final : public Backend {
   void release(void* ptr) noexcept override { std::free(ptr); }
   void zero(void* ptr, uint64_t bytes) override { std::memset(ptr, 0, bytes); }
   bool host_visible() const override { return true; }
-  void copy_in(void* dst, const void* src, uint64_t bytes) override { std::memcpy(dst, src, bytes); }
-  void copy_out(void* dst, const void* src, uint64_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_in(void* dst, const void* src, uint64_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+  void copy_out(void* dst, const void* src, uint64_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
 
   std::unique_ptr<QueueImpl> create_queue(const std::string& name) override {
     return std::make_unique<cpu::CpuQueue>(workers_, name);
@@ -49,6 +53,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
+std::shared_ptr<Backend> make_cpu_backend() {
+  return std::make_shared<CpuBackend>();
+}
 
 }  // namespace stagefence

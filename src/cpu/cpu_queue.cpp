@@ -1,8 +1,8 @@
 #include "cpu/cpu_queue.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <system_error>

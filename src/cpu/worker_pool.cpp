@@ -1,7 +1,7 @@
 #include "cpu/worker_pool.hpp"
-#include <cstdint>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <system_error>
 

@@ -1,10 +1,10 @@
 // CUDA versions of the builtin kernels (same names, bindings and scalars as the CPU ones in
 // src/cpu/builtin_kernels.cpp), plus kernels that exist to test the runtime: two that fault on
 // purpose and one that spins for a while and reports when it ran.
-#include <cstdint>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/builtin_kernels.hpp"
 #include "stagefence/kernel.hpp"

@@ -1,7 +1,7 @@
 #include "cuda/cuda_backend.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 

@@ -1,10 +1,10 @@
 // The CUDA backend: device memory, queues (one stream each), fences (stream memory operations
 // or events), the L2 residency hint, and the device-lost state every part consults.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime_api.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -1,7 +1,7 @@
 #include "cuda/cuda_fence.hpp"
-#include <cstdint>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "core/fence_state.hpp"

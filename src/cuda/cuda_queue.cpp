@@ -1,7 +1,7 @@
 #include "cuda/cuda_queue.hpp"
-#include <cstdint>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "core/command_buffer.hpp"

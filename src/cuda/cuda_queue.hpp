@@ -7,11 +7,11 @@
 // compute stream ever stalling. A buffer that fails before reaching the GPU still writes its
 // signals in stream order, so no GPU waiter is left hanging.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime_api.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>

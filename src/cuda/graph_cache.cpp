@@ -1,7 +1,7 @@
 #include "cuda/graph_cache.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>

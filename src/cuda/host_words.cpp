@@ -1,7 +1,8 @@
 #include "cuda/host_words.hpp"
-#include <cstdint>
 
 #include <cuda_runtime_api.h>
+
+#include <cstdint>
 
 #include "cuda/cuda_error.hpp"
 

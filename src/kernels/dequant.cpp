@@ -1,7 +1,7 @@
 #include "kernels/dequant.hpp"
-#include <cstdint>
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <string>
 

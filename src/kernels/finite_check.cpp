@@ -1,4 +1,5 @@
 #include "kernels/finite_check.hpp"
+
 #include <cstdint>
 
 #include "kernels/params/finite_check.hpp"

@@ -1,8 +1,8 @@
 #include "kernels/ops.hpp"
-#include <cstdint>
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -11,22 +11,36 @@ namespace stagefence::quant {
 inline constexpr int QK4_0 = 32, QK4_1 = 32, QK5_0 = 32, QK8_0 = 32, QK_K = 256;
 inline constexpr int K_SCALE_SIZE = 12;
 
-struct block_q8_0 { uint16_t d; int8_t qs[QK8_0]; };                       // 34 bytes
-struct block_q4_0 { uint16_t d; uint8_t qs[QK4_0 / 2]; };                  // 18 bytes
-struct block_q4_1 { uint16_t d; uint16_t m; uint8_t qs[QK4_1 / 2]; };      // 20 bytes
-struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; };   // 22 bytes
-struct block_q4_K {                                                        // 144 bytes
+struct block_q8_0 {
+  uint16_t d;
+  int8_t qs[QK8_0];
+};  // 34 bytes
+struct block_q4_0 {
+  uint16_t d;
+  uint8_t qs[QK4_0 / 2];
+};  // 18 bytes
+struct block_q4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[QK4_1 / 2];
+};  // 20 bytes
+struct block_q5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[QK5_0 / 2];
+};                   // 22 bytes
+struct block_q4_K {  // 144 bytes
   uint16_t d, dmin;
   uint8_t scales[K_SCALE_SIZE];
   uint8_t qs[QK_K / 2];
 };
-struct block_q5_K {                                                        // 176 bytes
+struct block_q5_K {  // 176 bytes
   uint16_t d, dmin;
   uint8_t scales[K_SCALE_SIZE];
   uint8_t qh[QK_K / 8];
   uint8_t qs[QK_K / 2];
 };
-struct block_q6_K {                                                        // 210 bytes
+struct block_q6_K {  // 210 bytes
   uint8_t ql[QK_K / 2];
   uint8_t qh[QK_K / 4];
   int8_t scales[QK_K / 16];
@@ -72,8 +86,8 @@ SF_HD uint16_t float_to_half(float f) {
   uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) return uint16_t(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0u));
   if (absx >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
-  if (absx < 0x38800000u) {                                   // below the smallest normal half
-    if (absx < 0x33000000u) return uint16_t(sign);            // rounds to zero
+  if (absx < 0x38800000u) {                                  // below the smallest normal half
+    if (absx < 0x33000000u) return uint16_t(sign);           // rounds to zero
     uint32_t e = absx >> 23;
     uint32_t man = (absx & 0x7fffffu) | 0x800000u;
     uint32_t shift = 126 - e;  // 14..24

@@ -1,8 +1,8 @@
 #include "kernels/quantize.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 

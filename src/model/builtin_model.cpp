@@ -1,6 +1,6 @@
 #include "model/builtin_model.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdio>
 
 #include "model/gguf/gguf_file.hpp"

@@ -1,7 +1,7 @@
 #include "server/completion_handler.hpp"
-#include <cstdint>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <random>

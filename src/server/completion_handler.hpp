@@ -3,8 +3,8 @@
 // then either collect the whole answer or stream it as server-sent events. The client's
 // disconnect cancels the job at its next token; every wait has a deadline.
 #pragma once
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 #include "server/completion_request.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 

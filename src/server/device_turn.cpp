@@ -1,6 +1,6 @@
 #include "server/device_turn.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "stagefence/error.hpp"

@@ -1,8 +1,8 @@
 #include "server/http_server.hpp"
-#include <cstdint>
 
 #include <httplib.h>
 
+#include <cstdint>
 #include <sstream>
 
 #include "server/api_error.hpp"

@@ -1,4 +1,5 @@
 #include "server/openai_wire.hpp"
+
 #include <cstdint>
 
 namespace stagefence::server {

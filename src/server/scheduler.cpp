@@ -1,7 +1,7 @@
 #include "server/scheduler.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "server/api_error.hpp"

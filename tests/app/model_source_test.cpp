@@ -1,12 +1,12 @@
 // A GGUF whose tokenizer metadata is broken fails with the reason before any device opens,
 // also when the prompt is given as token ids (it used to run the ids and exit 0).
 #include "model_source.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 

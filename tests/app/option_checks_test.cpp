@@ -1,8 +1,9 @@
 // The CLI's validators: each error names the value and what is allowed.
 #include "option_checks.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 namespace stagefence::cli {
 namespace {

@@ -1,6 +1,7 @@
 // Capture: record into a portable graph, dump it, replay it (twice, and on another device).
-#include "test_support.hpp"
 #include <cstdint>
+
+#include "test_support.hpp"
 
 using namespace sftest;
 
@@ -25,7 +26,8 @@ TEST_P(Capture, CaptureDumpAndReplay) {
   const std::string text = graph.to_text();
   EXPECT_NE(text.find("mul_f32"), std::string::npos) << text;
   EXPECT_NE(text.find("deps=[0,1]"), std::string::npos) << text;
-  EXPECT_NE(text.find("write:alloc" + std::to_string(c.allocation_id())), std::string::npos) << text;
+  EXPECT_NE(text.find("write:alloc" + std::to_string(c.allocation_id())), std::string::npos)
+      << text;
 
   for (int i = 0; i < 2; ++i) {
     enc.replay(graph);

@@ -1,7 +1,8 @@
 // The CPU backend really runs independent dispatches at the same time, and orders dependent
 // (or force-serialised) ones.
-#include "scoped_env.hpp"
 #include <cstdint>
+
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;

@@ -1,6 +1,7 @@
 // Fences across queues and from the host.
-#include "test_support.hpp"
 #include <cstdint>
+
+#include "test_support.hpp"
 
 using namespace sftest;
 

@@ -1,6 +1,7 @@
 // Byte-exact hazard tracking: the tracker alone, and through the encoder's dependency counts.
-#include "core/hazard_tracker.hpp"
 #include <cstdint>
+
+#include "core/hazard_tracker.hpp"
 #include "scoped_env.hpp"
 #include "test_support.hpp"
 

@@ -1,7 +1,8 @@
 // Fenced multi-stage chains: ordering, fence values, wait counts, residency delegation,
 // destruction while fenced, and buffer lifetimes across the fence window.
-#include "test_support.hpp"
 #include <cstdint>
+
+#include "test_support.hpp"
 
 using namespace sftest;
 
@@ -143,7 +144,8 @@ TEST_P(MultiStage, DroppedScratchNeverCorruptsTheNextStage) {
     mul(s->encoder(), out1, two, out2);  // 28
     s->commit_and_wait();
     auto v = read_f32(out2);
-    for (int64_t i = 0; i < n; i += 997) ASSERT_EQ(v[i], 28.0f) << "round " << round << " index " << i;
+    for (int64_t i = 0; i < n; i += 997)
+      ASSERT_EQ(v[i], 28.0f) << "round " << round << " index " << i;
     s->reset_for_next_stage();
   }
 }

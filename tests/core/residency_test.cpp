@@ -1,6 +1,7 @@
 // Residency set: staged operations, one flush per commit, counts, budget, disable flag.
-#include "scoped_env.hpp"
 #include <cstdint>
+
+#include "scoped_env.hpp"
 #include "test_support.hpp"
 
 using namespace sftest;

@@ -2,8 +2,8 @@
 // A failing kernel's error names its stage where the backend knows the dispatch (CPU) and the
 // buffer's stage range where it only knows the buffer (a CUDA graph); malformed marks are
 // rejected naming the stage.
-#include <memory>
 #include <cstdint>
+#include <memory>
 
 #include "test_support.hpp"
 

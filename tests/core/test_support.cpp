@@ -1,7 +1,7 @@
 #include "test_support.hpp"
-#include <cstdint>
 
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -37,9 +37,13 @@ sf::Buffer make_f32(sf::Device& dev, const std::vector<float>& values) {
   return b;
 }
 
-std::vector<float> read_f32(const sf::Buffer& b) { return b.to_vector<float>(); }
+std::vector<float> read_f32(const sf::Buffer& b) {
+  return b.to_vector<float>();
+}
 
-uint64_t f32_count(const sf::Buffer& b) { return b.size() / sizeof(float); }
+uint64_t f32_count(const sf::Buffer& b) {
+  return b.size() / sizeof(float);
+}
 
 void fill(sf::CommandEncoder& enc, const sf::Buffer& out, float value) {
   enc.dispatch("fill_f32", {sf::writes(out)}, {f32_count(out), value});
@@ -73,7 +77,8 @@ void rendezvous_kernel(const sf::KernelArgs& a, const sf::Launch&, uint64_t, uin
   ++r.arrived[key];
   r.cv.notify_all();
   if (!r.cv.wait_for(lock, std::chrono::seconds(5), [&] { return r.arrived[key] >= parties; }))
-    throw std::runtime_error("rendezvous " + std::to_string(key) + " timed out: dispatches did not overlap");
+    throw std::runtime_error("rendezvous " + std::to_string(key) +
+                             " timed out: dispatches did not overlap");
   *a.p<int32_t>(0) = 1;
 }
 

@@ -2,10 +2,10 @@
 // cases skip cleanly without a GPU) and a few test-only kernels registered through the public
 // kernel-registration API.
 #pragma once
-#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,8 +29,8 @@ class BackendTest : public ::testing::TestWithParam<sf::BackendKind> {
 
 std::string backend_param_name(const ::testing::TestParamInfo<sf::BackendKind>& info);
 
-#define SF_INSTANTIATE_BACKENDS(Suite)                                                       \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                  \
+#define SF_INSTANTIATE_BACKENDS(Suite)                                                     \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                \
                            ::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda), \
                            sftest::backend_param_name)
 

@@ -4,10 +4,10 @@
 // so the device is then unusable and later submissions fail fast with that reason; a buffer
 // still held on a fence wait leaves the device usable.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <thread>

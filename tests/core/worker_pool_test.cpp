@@ -2,12 +2,12 @@
 // thread count, concurrent callers both finish, and a refused thread start is a clear error
 // (not std::terminate) after the helpers already started are joined.
 #include "cpu/worker_pool.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <thread>

@@ -3,8 +3,8 @@
 // on another queue fail with FencePoisoned; the device reports itself lost and every later
 // submission throws DeviceLost; nothing hangs. Each test needs its own process (ctest runs them
 // so): a CUDA fault ends the process's context.
-#include <functional>
 #include <cstdint>
+#include <functional>
 
 #include "core/command_buffer.hpp"
 #include "cuda_test_support.hpp"

@@ -1,8 +1,8 @@
 // Both fence kinds (stream memory operations and events) order a chain of stages that
 // alternates between two queues, committed in reverse so every consumer is submitted before its
 // producer; host signals release held buffers; a session chain on one queue stays ordered.
-#include <thread>
 #include <cstdint>
+#include <thread>
 
 #include "cuda_test_support.hpp"
 #include "scoped_env.hpp"

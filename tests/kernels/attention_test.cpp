@@ -1,10 +1,10 @@
 // attn.split + attn.merge against a naive double softmax attention, over several split counts,
 // sliding windows, softcaps and GQA.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
 
 #include "kernel_test_util.hpp"

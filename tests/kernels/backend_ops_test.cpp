@@ -4,9 +4,9 @@
 // cases skip without a GPU. Also: shapes outside a kernel's contract are rejected when the
 // dispatch is recorded, on every backend, naming the kernel and the bound.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <optional>

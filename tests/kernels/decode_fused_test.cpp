@@ -5,9 +5,9 @@
 // with a folded RMSNorm the kernel's own sum of squares may move an activation across a rounding
 // boundary, which the looser norm tolerance covers.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <random>
@@ -126,13 +126,11 @@ TEST(DecodeFused, MvMatchesTheReferenceOnEveryBackendAndType) {
     for (DType wt : kTypes) {
       // Rows that are no multiple of any tile; cols whole blocks but few pieces (and for q4_0,
       // q8_0, q5_0 an odd block count, so rows are only 2-byte aligned).
-      std::vector<MvCase> cases = {{129, 512, false, false, false, false},
-                                   {77, 1280, true, true, false, false},
-                                   {33, 2048, false, false, true, false},
-                                   {65, 768, true, false, true, true},
-                                   {64, 128, false, true, false, false},
-                                   {128, 64, false, false, false, false},
-                                   {32, 64, false, false, false, false}};
+      std::vector<MvCase> cases = {
+          {129, 512, false, false, false, false}, {77, 1280, true, true, false, false},
+          {33, 2048, false, false, true, false},  {65, 768, true, false, true, true},
+          {64, 128, false, true, false, false},   {128, 64, false, false, false, false},
+          {32, 64, false, false, false, false}};
       if (!k_quant(wt)) cases.push_back({31, 288, false, true, false, false});
       if (k_quant(wt)) cases.resize(4);
       for (const MvCase& c : cases) {

@@ -1,11 +1,11 @@
 // Decoding of every weight type against reference decoders written from the format
 // descriptions, hand-made blocks with known values, and the row dot products.
 #include "kernels/dequant.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 

@@ -1,8 +1,8 @@
 // rmsnorm, rope, kv_store, swiglu and add against double references, in every run mode.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <random>
 
 #include "kernel_test_util.hpp"

@@ -1,8 +1,8 @@
 // matvec, matmul and embed for every weight type against double references.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 

@@ -1,11 +1,11 @@
 // Quantise random rows, decode them with the reference decoder, and bound the error.
 #include "kernels/quantize.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
 
 #include "kernel_test_util.hpp"

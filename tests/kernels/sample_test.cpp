@@ -1,10 +1,10 @@
 // The sampler's rule (greedy ties, top-k/top-p/temperature, sf_uniform draws) against a
 // reference implementation of kernel_spec.hpp's description, and step_advance.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <random>
 

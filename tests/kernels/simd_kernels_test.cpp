@@ -3,10 +3,10 @@
 // float dots bit-identical to dequant.hpp's, and all of them within rounding of a double
 // reference, on random non-zero inputs whose lengths are not multiples of any vector width.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>

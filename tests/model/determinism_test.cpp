@@ -1,8 +1,8 @@
 // Determinism: five runs with the same seed give bitwise-identical tokens and logits, per mode
 // and backend (sampling on, so the seeded generator is exercised too).
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 
 #include "llama_test_model.hpp"
@@ -55,6 +55,8 @@ TEST_P(Determinism, FiveRunsAreBitwiseIdenticalInEveryMode) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, Determinism,
                          ::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda),
-                         [](const auto& info) { return std::string(sf::backend_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(sf::backend_name(info.param));
+                         });
 
 }  // namespace

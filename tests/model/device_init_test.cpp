@@ -4,11 +4,11 @@
 // by round-to-nearest-even written here with frexp/nearbyint). Runs on the CPU backend, and on
 // CUDA where there is a GPU. Tolerance: none, values must be identical.
 #include "model/llama/device_init.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>

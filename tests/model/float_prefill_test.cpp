@@ -4,9 +4,9 @@
 // mode must now return the CPU backend's greedy tokens, and a run that does not finish within
 // the deadline fails the test instead of hanging it.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <future>

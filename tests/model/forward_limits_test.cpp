@@ -1,8 +1,8 @@
 // What the forward pass refuses before it allocates or records anything (issue 15, items 3 and
 // 9): a context past the model's, a KV cache larger than the device, and hazard tracking off.
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "llama_test_model.hpp"

@@ -1,11 +1,11 @@
 // GGUF reader and writer: round trips of every tensor and metadata type, typed getters, and one
 // test per kind of malformed input (each built by corrupting a valid file from the writer).
 #include <gtest/gtest.h>
-#include <cstdint>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>

@@ -2,10 +2,10 @@
 // against an independent double-precision reference, for both RoPE layouts, GQA, Q/K/V biases,
 // tied output and QK-norm; and the built-in model's behaviour.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <set>
 

@@ -1,9 +1,9 @@
 // Loading: configuration from GGUF metadata, malformed files rejected with Format errors that
 // name the key or tensor, random weights identical to the written file, token text decoding.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 
 #include "llama_test_model.hpp"

@@ -1,6 +1,7 @@
 // Submission modes and stage grouping: every mode and layers_per_stage give the same greedy
 // tokens, and the counters show the syncs and command buffers each mode promises per token.
 #include <gtest/gtest.h>
+
 #include <cstdint>
 
 #include "llama_test_model.hpp"

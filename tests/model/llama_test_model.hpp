@@ -2,11 +2,11 @@
 // project's GGUF writer, backend parameterisation, and an independent double-precision
 // reference forward pass (straight loops from the definitions, weights dequantised).
 #pragma once
-#include <cstdint>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

@@ -2,6 +2,7 @@
 // (command buffers, fences, allocations, pool bytes, CUDA graph execs) where they started.
 // 10,000 tokens on a GPU; 100 on the CPU backend, where each token costs milliseconds.
 #include <gtest/gtest.h>
+
 #include <cstdint>
 
 #include "llama_test_model.hpp"
@@ -59,6 +60,8 @@ TEST_P(LongRun, DecodedTokensLeaveLiveObjectsAtBaseline) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, LongRun,
                          ::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda),
-                         [](const auto& info) { return std::string(sf::backend_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(sf::backend_name(info.param));
+                         });
 
 }  // namespace

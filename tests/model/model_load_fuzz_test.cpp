@@ -27,9 +27,9 @@ TEST(ModelLoadFuzz, SeedsLoadOrAreRejectedQuickly) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
     // The unmodified models load, and so does a long context (only a forward pass is bounded by
     // memory); every other changed count or size is rejected.
-    const bool changed = (name.find("_length_") != std::string::npos ||
-                          name.find("_count_") != std::string::npos) &&
-                         name.find("context_length") == std::string::npos;
+    const bool changed =
+        (name.find("_length_") != std::string::npos || name.find("_count_") != std::string::npos) &&
+        name.find("context_length") == std::string::npos;
     EXPECT_EQ(outcome, changed ? LoadOutcome::Rejected : LoadOutcome::Loaded);
     loaded += outcome == LoadOutcome::Loaded;
   }

@@ -3,8 +3,8 @@
 // logits), instead of exiting 0 with tokens sampled from NaN; infinite eps or theta is a Format
 // error when the model loads.
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>

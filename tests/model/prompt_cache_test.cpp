@@ -2,6 +2,7 @@
 // sequence prefills only its new tokens (and the count is validated), and a cancelled
 // generation stops before its next pass.
 #include <gtest/gtest.h>
+
 #include <cstdint>
 
 #include "llama_test_model.hpp"

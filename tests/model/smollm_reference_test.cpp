@@ -6,8 +6,8 @@
 // (weights dequantized by llama.cpp's gguf-py) shares no code with stagefence:
 //   python3 scripts/check_reference_model.py --cli build/app/stagefence
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

@@ -3,11 +3,11 @@
 // gives the single-device greedy tokens, with logits within rounding of the single-device ones
 // (bitwise equal with one rank).
 #include "model/llama/tensor_parallel.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 
 #include "model/builtin_model.hpp"

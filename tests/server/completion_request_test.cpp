@@ -1,10 +1,10 @@
 // Request bodies: defaults, accepted shapes, and a 400 naming the parameter for every wrong
 // type or value.
 #include "server/completion_request.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "server/api_error.hpp"

@@ -3,9 +3,10 @@
 // slots share the device fairly, a cancelled job frees its slot, the queue limit answers 503,
 // and a job whose prompt extends a slot's last sequence lands there and reuses its cache.
 #include "server/scheduler.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 #include "model/builtin_model.hpp"
 #include "model/gguf/gguf_file.hpp"

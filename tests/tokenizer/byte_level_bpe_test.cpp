@@ -1,8 +1,8 @@
 // Byte-level BPE on a small hand-built vocabulary, against a naive merge loop written here, and
 // exact round trips of random byte strings.
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>

@@ -1,10 +1,10 @@
 // Streaming decode: multi-byte code points split across tokens come out whole, the stream
 // concatenates to the one-shot decode, and broken sequences become U+FFFD.
 #include "model/tokenizer/incremental_decoder.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>

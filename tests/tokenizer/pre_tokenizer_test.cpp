@@ -1,10 +1,10 @@
 // Pre-tokenizer splits against pieces worked out by hand from each regex, and the tiling
 // property on random text.
 #include "model/tokenizer/pre_tokenizer.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>

@@ -2,8 +2,8 @@
 // vocabulary (scripts/tokenizer_reference.py). Runs when STAGEFENCE_MODEL_GGUF and
 // STAGEFENCE_TOKENIZER_REFERENCE are set; skipped otherwise.
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

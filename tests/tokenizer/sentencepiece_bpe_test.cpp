@@ -1,8 +1,8 @@
 // SentencePiece-style BPE on a small hand-built vocabulary: score-ordered merges against a naive
 // loop written here, byte fallback, the space prefix, and decoding.
 #include <gtest/gtest.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <string>

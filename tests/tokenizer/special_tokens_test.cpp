@@ -1,8 +1,8 @@
 // Special tokens in text, BOS/EOS flags, end-of-generation ids and invalid data.
 #include <gtest/gtest.h>
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 

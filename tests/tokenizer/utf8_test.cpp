@@ -1,10 +1,10 @@
 // UTF-8 helpers: decoding tiles the input even through invalid bytes, and the complete-prefix
 // rule holds back exactly an unfinished trailing sequence.
 #include "model/tokenizer/utf8.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
 #include <string>
 

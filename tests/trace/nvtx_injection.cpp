@@ -17,9 +17,13 @@ int g_depth = 0;
 }  // namespace
 
 #ifdef SF_PROBE_NVTX
-bool available() { return true; }
+bool available() {
+  return true;
+}
 #else
-bool available() { return false; }
+bool available() {
+  return false;
+}
 #endif
 
 std::vector<std::string> pushed() {

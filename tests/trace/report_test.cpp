@@ -1,11 +1,11 @@
 // Run reports (docs/json-schema.md): JSON quoting round-trips, and a measured run's totals and
 // per-token figures match the counters of the work it did.
 #include "stagefence/report.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>

@@ -3,13 +3,13 @@
 // metadata, FIFO (non-overlapping) spans per queue, fence order across queues, encode spans,
 // per-dispatch lanes, and the recorder's start/stop contract.
 #include "stagefence/trace.hpp"
-#include <cstdint>
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <limits>

@@ -1,10 +1,10 @@
 // "attn.split" and "attn.merge": causal attention of T queries over the f16 KV cache, split
 // over the keys (flash-decoding style) so that long contexts spread across blocks.
 #include "kernels/params/attention.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>

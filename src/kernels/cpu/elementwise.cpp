@@ -1,8 +1,8 @@
 // "swiglu" (silu or gelu_tanh gate times up) and "add".
 #include "kernels/params/elementwise.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"

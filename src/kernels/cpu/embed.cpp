@@ -1,7 +1,7 @@
 // "embed.<wt>": gathers and decodes rows of the embedding table, times an optional scale.
 #include "kernels/params/embed.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>

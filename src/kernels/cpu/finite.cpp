@@ -1,7 +1,7 @@
 // "finite_check": marks the flag word with the check's code when any element is NaN or Inf.
 #include <atomic>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"

@@ -1,6 +1,6 @@
 #include "kernels/cpu/kernel_util.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "stagefence/error.hpp"

@@ -1,6 +1,7 @@
 // "kv_store": writes T tokens' keys or values into the f16 cache [kv_heads, cap, head_dim] at
 // their positions; positions outside [0, cap) are skipped.
 #include "kernels/params/kv_store.hpp"
+
 #include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.hpp"

@@ -1,8 +1,8 @@
 // "matmul.<wt>": Y[t,r] = W[r,:]·X[t,:] (+ bias[r]) (+ Y[t,r]) for T tokens (prefill).
 // Rows are decoded once into f32 tiles and reused for every token; each output is dot_f32 of
 // the decoded row, which gives the same value as matvec of that row.
-#include <string>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.hpp"

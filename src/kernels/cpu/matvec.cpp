@@ -1,7 +1,7 @@
 // "matvec.<wt>": y[r] = W[r,:]·x (+ bias[r]) (+ y[r]); one row's dot product is computed whole
 // by one block, so its value never depends on the launch.
-#include <string>
 #include <cstdint>
+#include <string>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"

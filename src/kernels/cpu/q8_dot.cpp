@@ -2,8 +2,8 @@
 // activation blocks, group by group, each group's integer sums exact and its term scaled in the
 // order the header writes. The group terms are added in row order.
 #include "kernels/cpu/q8_dot.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 

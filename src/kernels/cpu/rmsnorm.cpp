@@ -1,8 +1,8 @@
 // "rmsnorm": y = x / sqrt(mean(x²) + eps) · w (or · (1 + w), Gemma), one row at a time.
 #include "kernels/params/rmsnorm.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.hpp"
 #include "kernels/cpu/kernel_util.hpp"

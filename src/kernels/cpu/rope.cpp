@@ -1,9 +1,9 @@
 // "rope": rotates the first rot_dim dims of every head in place, angle
 // pos·freq_scale·theta_base^(-2i/rot_dim) for pair i; mode 0 pairs (2i, 2i+1), mode 1 (i, i+rot/2).
 #include "kernels/params/rope.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 

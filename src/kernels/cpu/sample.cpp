@@ -1,10 +1,10 @@
 // "sample" (greedy or temperature / top-k / top-p sampling of one token) and "step_advance".
 // Both run as one block: sampling is one small reduction per token.
 #include "kernels/params/sample.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 

@@ -6,6 +6,7 @@
 // lane, 16-byte loads) and each key slot keeps its own online-softmax state; slots, then warps,
 // are combined in a fixed order (deterministic).
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/attention.hpp"
 

@@ -58,12 +58,20 @@ __device__ __forceinline__ float lo_half_f(uint32_t w) {
 __device__ __forceinline__ float hi_half_f(uint32_t w) {
   return __half2float(__ushort_as_half(static_cast<unsigned short>(w >> 16)));
 }
-__device__ __forceinline__ float lo_bf16_f(uint32_t w) { return __uint_as_float(w << 16); }
-__device__ __forceinline__ float hi_bf16_f(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+__device__ __forceinline__ float lo_bf16_f(uint32_t w) {
+  return __uint_as_float(w << 16);
+}
+__device__ __forceinline__ float hi_bf16_f(uint32_t w) {
+  return __uint_as_float(w & 0xffff0000u);
+}
 
-__device__ __forceinline__ float sf_nan() { return __int_as_float(0x7fc00000); }
+__device__ __forceinline__ float sf_nan() {
+  return __int_as_float(0x7fc00000);
+}
 
-inline uint32_t ceil_div_u32(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+inline uint32_t ceil_div_u32(uint64_t a, uint64_t b) {
+  return static_cast<uint32_t>((a + b - 1) / b);
+}
 
 // Grid for an elementwise kernel: `per_thread` elements per thread, 256 threads per block,
 // at most 65535*? blocks in x (grid-stride loops cover the rest).

@@ -13,6 +13,7 @@
 // previous kernel's tail; every read of an activation or write of an output comes after it.
 #pragma once
 #include <cstdint>
+
 #include "kernels/cuda/stream_types.cuh"
 
 namespace stagefence::kernels::cuda::stream {
@@ -143,7 +144,9 @@ __host__ __device__ inline int64_t act_bytes(int64_t cols) {
 // costs about one trip to L2. Returns the activations' view; ends with __syncthreads.
 inline constexpr int kUnroll = 4;
 
-__device__ __forceinline__ float4 ld4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+__device__ __forceinline__ float4 ld4(const float* p) {
+  return __ldg(reinterpret_cast<const float4*>(p));
+}
 
 template <typename T>
 __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const float* __restrict__ w,
@@ -190,7 +193,8 @@ __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const floa
     } else {
       const int64_t c = 4 * q;
       v = make_float4(scaled(x[c], norm ? w[c] : 0.f), scaled(x[c + 1], norm ? w[c + 1] : 0.f),
-                      scaled(x[c + 2], norm ? w[c + 2] : 0.f), scaled(x[c + 3], norm ? w[c + 3] : 0.f));
+                      scaled(x[c + 2], norm ? w[c + 2] : 0.f),
+                      scaled(x[c + 3], norm ? w[c + 3] : 0.f));
     }
   };
   Acts a;

@@ -1,5 +1,6 @@
 // Elementwise kernels: "swiglu", "add", and "step_advance" (the device-side decode counters).
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/elementwise.hpp"
 

@@ -1,6 +1,7 @@
 // "embed.<wt>": out[t, :] = table[ids[t], :] · scale, rows decoded element by element (a few
 // rows per step, so simplicity wins over speed). Ids outside [0, vocab) give NaN rows.
 #include <cstdint>
+
 #include "kernels/cuda/weight_types.cuh"
 #include "kernels/params/embed.hpp"
 

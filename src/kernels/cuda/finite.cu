@@ -1,5 +1,6 @@
 // "finite_check": marks the flag word with the check's code when any element is NaN or Inf.
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/finite_check.hpp"
 

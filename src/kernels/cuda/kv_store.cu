@@ -1,5 +1,6 @@
 // "kv_store": cache[h, pos_t, :] = half(src[t, h, :]); positions >= cap (or < 0) are skipped.
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/kv_store.hpp"
 

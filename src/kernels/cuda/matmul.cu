@@ -3,9 +3,10 @@
 // as two GEMMs over a high/low split of X into the weight's 16-bit type (cuBLAS needs matching
 // A/B types; the split keeps about f32 accuracy on the tensor cores), accumulating in f32.
 // Block-quantised types use a tiled kernel that decodes weight tiles into shared memory.
-#include <cstdint>
 #include <cublas_v2.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -79,7 +80,8 @@ Launch matmul_tiled_launch(const KernelArgs& a) {
 // ---- cuBLAS path ----
 // Splits f32 X into a 16-bit high part and the 16-bit rounding of what it left out, so two
 // tensor-core GEMMs (W·hi + W·lo) keep about f32 accuracy instead of 16-bit rounding of X.
-__global__ void split_half_kernel(const float* x, uint16_t* hi, uint16_t* lo, int64_t n, bool bf16) {
+__global__ void split_half_kernel(const float* x, uint16_t* hi, uint16_t* lo, int64_t n,
+                                  bool bf16) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float v = x[i];
@@ -187,8 +189,8 @@ void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
     const int64_t n = T * cols;
     auto* xh = reinterpret_cast<uint16_t*>(scratch + kMatScratchWorkspaceBytes);
     uint16_t* xl = xh + n;
-    split_half_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
-                        stream>>>(a.p<const float>(1), xh, xl, n, kBf16);
+    const uint32_t convert_grid = std::min(ceil_div_u32(n, 256 * 4), 4096u);
+    split_half_kernel<<<convert_grid, 256, 0, stream>>>(a.p<const float>(1), xh, xl, n, kBf16);
     check_cuda(cudaGetLastError(), "X conversion launch");
     const float one = 1.0f;
     for (int part = 0; part < 2; ++part) {
@@ -201,8 +203,8 @@ void matmul_cublas(const KernelArgs& a, void* stream_ptr) {
   }
   if (flags & kMatFlagBias) {
     const int64_t n = T * rows;
-    add_bias_kernel<<<ceil_div_u32(n, 256 * 4) > 4096 ? 4096 : ceil_div_u32(n, 256 * 4), 256, 0,
-                      stream>>>(y, a.p<const float>(3), rows, n);
+    const uint32_t bias_grid = std::min(ceil_div_u32(n, 256 * 4), 4096u);
+    add_bias_kernel<<<bias_grid, 256, 0, stream>>>(y, a.p<const float>(3), rows, n);
     check_cuda(cudaGetLastError(), "bias launch");
   }
 }

@@ -12,6 +12,7 @@
 //   block (weight_types.cuh).
 // Rows whose byte length or base is not 16-byte aligned take an element-by-element fallback.
 #include <cstdint>
+
 #include "kernels/cuda/weight_types.cuh"
 #include "kernels/params/matrix.hpp"
 

@@ -1,6 +1,7 @@
 // "rmsnorm": y = x / sqrt(mean(x²) + eps) · w  (or · (1 + w)). One block per row; the sum of
 // squares is reduced in a fixed order.
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/rmsnorm.hpp"
 

@@ -1,6 +1,7 @@
 // "rope": rotates the first rot_dim dims of each head in place. The angle is computed in double
 // (positions reach tens of thousands, where a float angle is off by ~1e-3 rad).
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/rope.hpp"
 

@@ -4,8 +4,9 @@
 // distributed shared memory (deterministic, no atomics). Otherwise block 0 alone finds the exact
 // candidate set with a radix select on order-preserving integer keys (ties at the threshold go
 // to the lowest ids), sorts it, and draws with sf_uniform(seed, step).
-#include <cstdint>
 #include <cooperative_groups.h>
+
+#include <cstdint>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/params/sample.hpp"

@@ -5,6 +5,7 @@
 // block types (integer dot products over 8-bit activation blocks) and f32 for float types.
 #pragma once
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 
 namespace stagefence::kernels::cuda::stream {

@@ -3,6 +3,7 @@
 // dot product over a block staged in shared memory, used by the matrix-vector kernel.
 #pragma once
 #include <cstdint>
+
 #include "kernels/cuda/common.cuh"
 
 namespace stagefence::kernels::cuda {

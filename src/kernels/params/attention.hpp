@@ -3,6 +3,7 @@
 // kernels give each lane 8 dims of a key and at least one key to each warp step.
 #pragma once
 #include <cstdint>
+
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {

@@ -2,6 +2,7 @@
 // order. "step_advance" takes none.
 #pragma once
 #include <cstdint>
+
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {

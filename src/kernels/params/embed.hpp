@@ -1,6 +1,7 @@
 // Parameters of "embed.<wt>" (kernel_spec.hpp): one scalar word per field, in the spec's order.
 #pragma once
 #include <cstdint>
+
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {

@@ -2,11 +2,12 @@
 // word per field, in the spec's order. Whole weight blocks per row are the op encoder's rule.
 #pragma once
 #include <cstdint>
+
 #include "kernels/params/shape_check.hpp"
 
 namespace stagefence::kernels {
 
-inline constexpr int64_t kMatFlagsAll = 3;  // kMatFlagBias | kMatFlagAccumulate
+inline constexpr int64_t kMatFlagsAll = 3;     // kMatFlagBias | kMatFlagAccumulate
 inline constexpr int64_t kMatmulFlagsAll = 7;  // and kMatFlagScratch (kernel_spec.hpp)
 
 struct MatvecParams {

@@ -1,7 +1,7 @@
 #include "model/gguf/gguf_file.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>

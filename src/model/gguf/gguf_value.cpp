@@ -1,4 +1,5 @@
 #include "model/gguf/gguf_value.hpp"
+
 #include <cstdint>
 
 namespace stagefence::gguf {

@@ -1,7 +1,7 @@
 #include "model/gguf/gguf_writer.hpp"
-#include <cstdint>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>

@@ -1,10 +1,10 @@
 #include "model/gguf/mapped_copy.hpp"
-#include <cstdint>
 
 #include <setjmp.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <new>

@@ -1,7 +1,7 @@
 #include "model/llama/config.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <sstream>
 #include <variant>

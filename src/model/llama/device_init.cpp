@@ -1,7 +1,7 @@
 #include "model/llama/device_init.hpp"
-#include <cstdint>
 
 #include <cmath>
+#include <cstdint>
 #include <mutex>
 #include <string>
 

@@ -1,7 +1,8 @@
 // CPU versions of the hash initialiser's kernels ("init.hash", "init.hash_kv"; contract in
 // device_init.hpp). The per-unit work is device_init_hash.hpp's, shared with CUDA.
-#include "kernels/cpu/kernel_util.hpp"
 #include <cstdint>
+
+#include "kernels/cpu/kernel_util.hpp"
 #include "model/llama/device_init.hpp"
 #include "model/llama/device_init_hash.hpp"
 #include "stagefence/kernel.hpp"

@@ -1,10 +1,10 @@
 // CUDA versions of the hash initialiser's kernels ("init.hash", "init.hash_kv"; contract in
 // device_init.hpp): grid-stride loops over device_init_hash.hpp's per-unit work, which the CPU
 // kernels share, so both backends write the same bits.
-#include <cstdint>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "model/llama/device_init.hpp"
 #include "model/llama/device_init_hash.hpp"

@@ -1,6 +1,6 @@
 // Whole models and KV caches made by the hash initialiser (device_init.hpp).
-#include <string>
 #include <cstdint>
+#include <string>
 
 #include "kernels/register.hpp"
 #include "model/llama/device_init.hpp"

@@ -1,8 +1,8 @@
 #include "model/llama/forward.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>

@@ -1,10 +1,10 @@
 #include "model/llama/generator.hpp"
-#include <cstdint>
 
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "stagefence/error.hpp"
 

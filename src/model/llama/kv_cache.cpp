@@ -1,8 +1,8 @@
 #include "model/llama/kv_cache.hpp"
-#include <cstdint>
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 

@@ -1,4 +1,5 @@
 #include "model/llama/model.hpp"
+
 #include <cstdint>
 
 #include "model/gguf/gguf_file.hpp"

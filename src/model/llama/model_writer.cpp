@@ -1,7 +1,7 @@
 #include "model/llama/model_writer.hpp"
-#include <cstdint>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include "model/llama/tensor_layout.hpp"

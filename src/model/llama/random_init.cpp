@@ -1,8 +1,8 @@
 #include "model/llama/random_init.hpp"
-#include <cstdint>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <thread>
 

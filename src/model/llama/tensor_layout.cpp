@@ -1,4 +1,5 @@
 #include "model/llama/tensor_layout.hpp"
+
 #include <cstdint>
 
 namespace stagefence::llama {

@@ -1,6 +1,6 @@
 #include "model/llama/tensor_parallel.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 

@@ -1,6 +1,6 @@
 #include "model/llama/token_text.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <optional>
 
 #include "model/gguf/gguf_file.hpp"

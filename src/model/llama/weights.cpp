@@ -1,7 +1,7 @@
 #include "model/llama/weights.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>

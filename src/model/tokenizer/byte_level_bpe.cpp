@@ -1,4 +1,5 @@
 #include "model/tokenizer/byte_level_bpe.hpp"
+
 #include <cstdint>
 
 #include "model/tokenizer/byte_unicode_map.hpp"

@@ -1,4 +1,5 @@
 #include "model/tokenizer/byte_unicode_map.hpp"
+
 #include <cstdint>
 
 #include "model/tokenizer/utf8.hpp"

@@ -1,4 +1,5 @@
 #include "model/tokenizer/gguf_tokenizer_data.hpp"
+
 #include <cstdint>
 
 namespace stagefence::tok {

@@ -1,4 +1,5 @@
 #include "model/tokenizer/incremental_decoder.hpp"
+
 #include <cstdint>
 
 #include "model/tokenizer/utf8.hpp"

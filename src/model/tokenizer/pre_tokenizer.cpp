@@ -1,6 +1,6 @@
 #include "model/tokenizer/pre_tokenizer.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <string>
 
 #include "model/tokenizer/unicode_ranges.hpp"

@@ -1,6 +1,6 @@
 #include "model/tokenizer/sentencepiece_bpe.hpp"
-#include <cstdint>
 
+#include <cstdint>
 #include <cstdio>
 
 #include "model/tokenizer/pair_merger.hpp"

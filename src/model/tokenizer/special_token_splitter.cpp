@@ -1,7 +1,7 @@
 #include "model/tokenizer/special_token_splitter.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace stagefence::tok {
 

@@ -1,7 +1,7 @@
 #include "model/tokenizer/tokenizer.hpp"
-#include <cstdint>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "stagefence/error.hpp"
 

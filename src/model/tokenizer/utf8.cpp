@@ -1,4 +1,5 @@
 #include "model/tokenizer/utf8.hpp"
+
 #include <cstdint>
 
 namespace stagefence::tok {

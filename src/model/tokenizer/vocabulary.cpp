@@ -1,4 +1,5 @@
 #include "model/tokenizer/vocabulary.hpp"
+
 #include <cstdint>
 
 #include "stagefence/error.hpp"

@@ -2,8 +2,8 @@
 // the row is decoded exactly as dequant.cpp decodes it, element j goes to
 // lane j mod 16, each lane adds a[j]·x[j] (multiply, then add: no fused multiply-add), and the
 // 16 lanes are summed pairwise at the end, so every target gives the scalar definition's bits.
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/simd/half_scale.hpp"
 #include "kernels/cpu/simd/simd.hpp"

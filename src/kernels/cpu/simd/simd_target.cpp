@@ -1,10 +1,10 @@
 #include "kernels/cpu/simd/simd_target.hpp"
-#include <cstdint>
 
 #include <hwy/targets.h>
 
 #include <atomic>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
