@@ -5,6 +5,7 @@
 #include <string>
 #include <system_error>
 
+#include "core/host_spin.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::cpu {
@@ -15,14 +16,6 @@ using Clock = std::chrono::steady_clock;
 // How long an idle helper spins before it sleeps, and a waiting caller before it yields.
 constexpr auto kSpin = std::chrono::microseconds(200);
 constexpr uint32_t kMaxParts = 0xffff;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 uint32_t part_of(uint64_t t) {
   return uint32_t(t & 0xffff);

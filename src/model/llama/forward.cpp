@@ -133,7 +133,14 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
     attn_scratch_ = device.alloc(ops::attention_decode_scratch_bytes(attention_, decode_splits_));
   // cuBLAS prefill products get their workspace as a bound buffer (ordered by the hazard
   // tracker) instead of sharing one per thread across concurrent graph nodes.
-  if (device.info().backend == BackendKind::Cuda && chunk_ > 1)
+  // Only float weights take the cuBLAS path (project() binds the scratch for them alone).
+  const auto float_products = [&] {
+    for (const LayerWeights& l : model.weights.layers)
+      for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+        if (w->present() && dtype_info(w->dtype)->block_elems == 1) return true;
+    return false;
+  };
+  if (device.info().backend == BackendKind::Cuda && chunk_ > 1 && float_products())
     matmul_scratch_ = device.alloc(
         kernels::matmul_scratch_bytes(chunk_, std::max({c.dim, local.q_dim(), local.ffn_dim})));
 }
@@ -193,18 +200,33 @@ int32_t LlamaForward::read_token() const {
 }
 
 // Check codes in stage order: embed 0, layer L's attention 1 + 2L and FFN 2 + 2L, head last.
+namespace {
+constexpr uint32_t kEmbedCheck = 0;
+uint32_t attention_check(int layer) {
+  return 1 + 2 * uint32_t(layer);
+}
+uint32_t ffn_check(int layer) {
+  return 2 + 2 * uint32_t(layer);
+}
+uint32_t head_check(const LlamaConfig& c) {
+  return 2 * uint32_t(c.layers) + 1;
+}
+}  // namespace
+
 std::string LlamaForward::stage_of_check(uint32_t code) const {
-  const uint32_t layers = uint32_t(model_->config.layers);
-  if (code == 0) return "embed";
-  if (code > 2 * layers) return "head (the logits)";
+  if (code == kEmbedCheck) return "embed";
+  if (code >= head_check(model_->config)) return "head (the logits)";
   const uint32_t layer = (code - 1) / 2;
   return "layer." + std::to_string(layer) + ((code - 1) % 2 == 0 ? ".attn" : ".ffn");
 }
 
+void LlamaForward::check_stage_output(CommandEncoder& enc, const Buffer& out, uint64_t n,
+                                      uint32_t code) const {
+  if (check_every_stage_) kernels::ops::finite_check(enc, out, n, finite_flag_, code);
+}
+
 void LlamaForward::check_residual(CommandEncoder& enc, const Pass& pass, uint32_t code) const {
-  if (check_every_stage_)
-    kernels::ops::finite_check(enc, x_, uint64_t(pass.tokens) * uint64_t(model_->config.dim),
-                               finite_flag_, code);
+  check_stage_output(enc, x_, uint64_t(pass.tokens) * uint64_t(model_->config.dim), code);
 }
 
 Pass LlamaForward::prefill_pass(int first, int count) const {
@@ -298,10 +320,10 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
                    partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
   // An infinite query can reach the residual stream as zeros (a -inf score reads as a masked
   // key on CUDA), so with every stage checked the queries are checked too.
-  if (check_every_stage_)
-    kernels::ops::finite_check(enc, q_, uint64_t(t) * uint64_t(heads) * uint64_t(c.head_dim),
-                               finite_flag_, 1 + 2 * uint32_t(layer));
+  check_stage_output(enc, q_, uint64_t(t) * uint64_t(heads) * uint64_t(c.head_dim),
+                     attention_check(layer));
   project_residual(enc, w.wo, attn_, heads * c.head_dim, pass);
+  check_residual(enc, pass, attention_check(layer));
 }
 
 void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const {
@@ -320,6 +342,7 @@ void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) 
     ops::swiglu(enc, gate_, up_, gate_, pass.tokens * ffn);
   }
   project_residual(enc, w.w_down, gate_, ffn, pass);
+  check_residual(enc, pass, ffn_check(layer));
 }
 
 void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
@@ -340,8 +363,7 @@ void LlamaForward::record_head(CommandEncoder& enc, const Pass& pass,
     ops::matvec(enc, w.output.buffer, w.output.dtype, w.output.rows, w.output.cols, normed,
                 logits_);
   }
-  kernels::ops::finite_check(enc, logits_, uint64_t(c.vocab), finite_flag_,
-                             2 * uint32_t(c.layers) + 1);
+  kernels::ops::finite_check(enc, logits_, uint64_t(c.vocab), finite_flag_, head_check(c));
   ops::sample(enc, logits_, c.vocab, token_, state_, history_, cache_.capacity, sampler);
   ops::step_advance(enc, position_, state_);
 }
@@ -353,22 +375,18 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
     case StageKind::Embed:
       ops::embed(enc, model_->weights.token_embd.buffer, model_->weights.token_embd.dtype, c.vocab,
                  c.dim, pass.ids, pass.tokens, x_);
-      check_residual(enc, pass, 0);
+      check_residual(enc, pass, kEmbedCheck);
       return;
     case StageKind::Attention:
       record_attention(enc, stage.first_layer, pass);
-      check_residual(enc, pass, 1 + 2 * uint32_t(stage.first_layer));
       return;
     case StageKind::Ffn:
       record_ffn(enc, stage.first_layer, pass);
-      check_residual(enc, pass, 2 + 2 * uint32_t(stage.first_layer));
       return;
     case StageKind::Layers:
       for (int l = stage.first_layer; l <= stage.last_layer; ++l) {
         record_attention(enc, l, pass);
-        check_residual(enc, pass, 1 + 2 * uint32_t(l));
         record_ffn(enc, l, pass);
-        check_residual(enc, pass, 2 + 2 * uint32_t(l));
       }
       return;
     case StageKind::Head:

@@ -90,8 +90,9 @@ class LlamaForward {
   // when activations are quantised to 8 bits, the default).
   bool fusable(DType t) const;
   void record_ffn(CommandEncoder& enc, int layer, const Pass& pass) const;
-  // With STAGEFENCE_CHECK_FINITE=1: flags the residual stream x_ if it is not finite; `code`
-  // says which stage (stage_of_check names it).
+  // With STAGEFENCE_CHECK_FINITE=1: flags `out` (n f32) or the residual stream x_ if it is not
+  // finite; `code` says which stage (stage_of_check names it).
+  void check_stage_output(CommandEncoder& enc, const Buffer& out, uint64_t n, uint32_t code) const;
   void check_residual(CommandEncoder& enc, const Pass& pass, uint32_t code) const;
   std::string stage_of_check(uint32_t code) const;
   void record_head(CommandEncoder& enc, const Pass& pass,
