@@ -98,7 +98,9 @@ struct Q8Case {
 class SimdQ8Dot : public ::testing::TestWithParam<Q8Case> {};
 
 TEST_P(SimdQ8Dot, BitIdenticalToScalarAndNearDoubleReference) {
-  const auto [type, cols] = GetParam();
+  // Copies, not a structured binding: clang 14 cannot capture those in the lambdas below.
+  const DType type = GetParam().type;
+  const int64_t cols = GetParam().cols;
   constexpr int64_t kRows = 9;
   const std::vector<float> wf = random_floats(kRows * cols, 21 + uint32_t(type));
   std::vector<uint8_t> w = quantize(type, wf);
@@ -153,7 +155,8 @@ struct FloatCase {
 class SimdFloatDot : public ::testing::TestWithParam<FloatCase> {};
 
 TEST_P(SimdFloatDot, BitIdenticalToScalarAndNearDoubleReference) {
-  const auto [type, n] = GetParam();
+  const DType type = GetParam().type;
+  const int64_t n = GetParam().n;
   const std::vector<float> af = random_floats(n, 31 + uint32_t(n));
   std::vector<uint8_t> a = quantize(type, af);
   if (type == DType::F16 && n > 40) {  // subnormal, inf-free extremes of the half range

@@ -31,10 +31,10 @@ Bytes random_bytes(std::mt19937_64& rng, size_t n) {
 
 // Offset of the GGUF string `s` (u64 length then bytes) in `file`; fails the test if absent.
 size_t find_gguf_string(const Bytes& file, const std::string& s) {
-  Bytes needle(8 + s.size());
-  uint64_t n = s.size();
+  const uint64_t n = s.size();
+  Bytes needle(8);
   std::memcpy(needle.data(), &n, 8);
-  std::memcpy(needle.data() + 8, s.data(), s.size());
+  for (const char ch : s) needle.push_back(std::byte(static_cast<unsigned char>(ch)));
   auto it = std::search(file.begin(), file.end(), needle.begin(), needle.end());
   EXPECT_NE(it, file.end()) << "string '" << s << "' not found in the file";
   return size_t(it - file.begin());

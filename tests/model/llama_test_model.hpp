@@ -13,6 +13,7 @@
 
 #include "kernels/act_q8.hpp"
 #include "kernels/dequant.hpp"
+#include "kernels/quant_blocks.hpp"
 #include "model/gguf/gguf_file.hpp"
 #include "model/gguf/gguf_writer.hpp"
 #include "model/llama/config.hpp"
@@ -121,8 +122,14 @@ inline std::vector<double> dequantised(const sf::gguf::GgufFile& f, const std::s
   return {v.begin(), v.end()};
 }
 
+// The compiler's own f16 where it has one (independent of the project's converter); clang 14 on
+// x86, which the sanitizer builds use, has none.
 inline double round_to_half(double x) {
+#ifdef __FLT16_MAX__
   return double(_Float16(float(x)));
+#else
+  return double(stagefence::quant::half_to_float(stagefence::quant::float_to_half(float(x))));
+#endif
 }
 
 // One decoder evaluated token by token in double; K and V are kept rounded to f16, as the
