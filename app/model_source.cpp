@@ -79,6 +79,14 @@ ModelSource open_model_source(const std::optional<std::string>& model_arg) {
     out.chat_template_error = out.tokenizer_missing;
     return out;
   }
+  // llama.cpp's "no_vocab": a model that takes and gives token ids only (no tokens to read).
+  if (out.file->try_get_string("tokenizer.ggml.model") == "no_vocab") {
+    out.tokenizer_missing = where.path->string() +
+                            " has no vocabulary (tokenizer.ggml.model = no_vocab): it takes "
+                            "--prompt-ids and gives token ids";
+    out.chat_template_error = out.tokenizer_missing;
+    return out;
+  }
   try {
     out.tokenizer.emplace(tok::tokenizer_data_from_gguf(*out.file));
   } catch (const Error& e) {

@@ -55,5 +55,30 @@ TEST(ModelSource, BrokenTokenizerMetadataIsAnErrorNamingIt) {
   for (const fs::path& p : {bad_model, bad_eos, good}) fs::remove(p);
 }
 
+// llama.cpp's "no_vocab" (tokenizer model only, as bench/peers/make_gguf.py writes): the model
+// runs on token ids, and asking for text names the reason.
+TEST(ModelSource, NoVocabularyModelRunsOnTokenIds) {
+  gguf::GgufWriter w;
+  w.add_string("tokenizer.ggml.model", "no_vocab");
+  llama::add_random_model(w, llama::builtin_config(), llama::builtin_weight_types(), 1);
+  const fs::path path =
+      fs::temp_directory_path() / ("sf_novocab_" + std::to_string(::getpid()) + ".gguf");
+  w.write(path);
+  const ModelSource source = open_model_source(path.string());
+  EXPECT_FALSE(source.tokenizer.has_value());
+  EXPECT_NE(source.tokenizer_missing.find("no_vocab"), std::string::npos)
+      << source.tokenizer_missing;
+  const std::string cli =
+      std::string(STAGEFENCE_CLI_PATH) + " --backend cpu --model " + path.string();
+  const int ids =
+      std::system((cli + " --prompt-ids 1,2 -n 2 --ignore-eos </dev/null >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(ids));
+  EXPECT_EQ(WEXITSTATUS(ids), 0);
+  const int text = std::system((cli + " --prompt hello -n 2 </dev/null >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(text));
+  EXPECT_NE(WEXITSTATUS(text), 0);
+  fs::remove(path);
+}
+
 }  // namespace
 }  // namespace stagefence::cli
