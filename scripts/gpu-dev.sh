@@ -34,10 +34,15 @@ if [[ ${PEER_PREBUILD:-0} == 1 && -n ${OUT:-} ]]; then
   peer_pid=$!
 fi
 if want peerprep; then
-  (nice -n 19 env JOBS=12 timeout 560 bash bench/peers/build_llama_cpp.sh cuda /root/peer/build \
-     >"$out/peer_build.log" 2>&1; echo "rc=$?" >>"$out/peer_build.log") &
-  (nice -n 19 timeout 560 bash bench/peers/make_peer_files.sh /root/peer >"$out/peer_files.log" 2>&1
-   echo "rc=$?" >>"$out/peer_files.log") &
+  # In their own process sessions, so they outlive this call (the device tool ends the others
+  # when a command returns) and the next call on the warm machine, gpu_peer.sh, waits for them
+  # through their locks. Their logs stay under /root/peer.
+  mkdir -p /root/peer
+  setsid nice -n 19 env JOBS=12 timeout 900 bash bench/peers/build_llama_cpp.sh cuda /root/peer/build \
+    >/root/peer/peer_build.log 2>&1 </dev/null &
+  setsid nice -n 19 timeout 900 bash bench/peers/make_peer_files.sh /root/peer \
+    >/root/peer/peer_files.log 2>&1 </dev/null &
+  sleep 2  # both hold their locks before anything else starts
 fi
 run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTAGEFENCE_CUDA=ON
 run build 300 ninja -C build-gpu -k 0 -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
@@ -62,7 +67,9 @@ want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape 
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
   want costs && { echo "== runtime costs"; tail -25 "$out/costs.log"; }
-  for f in peer_build peer_files; do [[ -f $out/$f.log ]] && { echo "== $f"; tail -3 "$out/$f.log"; }; done
+  for f in peer_build peer_files; do
+    [[ -f /root/peer/$f.log ]] && { echo "== $f (still running: next call)"; tail -2 "/root/peer/$f.log"; }
+  done
   [[ -f $out/peer_prebuild.log ]] && { echo "== llama.cpp prebuild"; tail -4 "$out/peer_prebuild.log"; }
   printf '%s\n' "${summary[@]}"
   echo "total $(($(date +%s) - start)) s"

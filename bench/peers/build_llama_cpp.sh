@@ -12,6 +12,10 @@ dir=${2:?build directory}
 jobs=${JOBS:-$(nproc)}
 src=$here/llama.cpp
 mkdir -p "$(dirname "$dir")"
+# One build of a directory at a time: a second caller (gpu_peer.sh while gpu-dev.sh's peerprep
+# still builds) waits for the first, then finds its tools.
+exec 9>"$dir.lock"
+flock 9
 [[ -f $src/CMakeLists.txt ]] || { echo "no llama.cpp source: run bench/peers/fetch_llama_cpp.sh" >&2; exit 1; }
 common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF
   -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF

@@ -22,21 +22,24 @@ root=${PEER_ROOT:-/root/peer}
 mkdir -p "$out" "$root/models"
 left() { echo $((deadline - $(date +%s))); }
 
-# llama.cpp's tools: prebuilt, or built here in the background while the files are written.
+# llama.cpp's tools: prebuilt, or built here (build_llama_cpp.sh waits for a build that an
+# earlier call left running in the same directory) while the files are written. Both engines are
+# timed only after the build, on a quiet machine.
 tools=$here/bin/cuda
 if [[ ! -x $tools/llama-bench ]]; then
   tools=$root/build/bin
-  if [[ ! -x $tools/llama-bench ]]; then
-    (JOBS=${PEER_JOBS:-12} timeout "$(left)" bash "$here/build_llama_cpp.sh" cuda "$root/build" \
-      >"$out/llama_build.log" 2>&1) &
-    build_pid=$!
-  fi
+  (JOBS=${PEER_JOBS:-$(nproc)} timeout "$(left)" bash "$here/build_llama_cpp.sh" cuda "$root/build" \
+    >"$out/llama_build.log" 2>&1) &
+  build_pid=$!
 fi
-quantize=$here/bin/tools/llama-quantize
-[[ -x $quantize ]] || quantize=$tools/llama-quantize
 
 timeout "$(left)" bash "$here/make_peer_files.sh" "$root" >>"$out/make_gguf.log" 2>&1 ||
   echo "writing the GGUF files failed: $(tail -2 "$out/make_gguf.log")"
+if [[ -n ${build_pid:-} ]]; then
+  wait "$build_pid" || echo "llama.cpp build failed: $(tail -3 "$out/llama_build.log")"
+fi
+quantize=$here/bin/tools/llama-quantize
+[[ -x $quantize ]] || quantize=$tools/llama-quantize
 m8=$root/models/llama3-8b-bf16.gguf
 
 quantise() {  # type name
@@ -45,16 +48,24 @@ quantise() {  # type name
   timeout "$(left)" "$quantize" "$m8" "$dst.tmp" "$1" "$(nproc)" >>"$out/quantize.log" 2>&1 &&
     mv -f "$dst.tmp" "$dst"
 }
-if [[ -x $quantize ]]; then
+if [[ -x $quantize && -s $m8 ]]; then
   quantise Q8_0 q8_0
   quantise Q4_0 q4_0
   quantise Q4_K_M q4_k_m
+else
+  echo "no llama-quantize or no bf16 8B file: the quantised files are missing"
 fi
 
 files=(llama3-8b-bf16 llama3-8b-q8_0 llama3-8b-q4_0 llama3-8b-q4_k_m smollm2-135m-bf16
        llama3.2-1b-bf16)
 
-# stagefence first (it needs no llama.cpp): each file at depth 0 and 1024.
+# SF_READY names a file whose appearance says STAGEFENCE_BIN is built (a caller building it
+# alongside, as scripts/gpu-peer-call.sh does).
+if [[ -n ${SF_READY:-} ]]; then
+  while [[ ! -e $SF_READY ]] && (($(left) > 0)); do sleep 2; done
+fi
+
+# Each file at depth 0 and 1024: stagefence through the CLI, then llama-bench.
 ids1024=$(python3 -c 'print(",".join(str(1 + (i * 7919) % 30000) for i in range(1024)))')
 for f in "${files[@]}"; do
   path=$root/models/$f.gguf
@@ -67,27 +78,6 @@ for f in "${files[@]}"; do
       2>"$out/sf-$f-d$depth.log" || echo "stagefence $f depth $depth failed: $(tail -1 "$out/sf-$f-d$depth.log")"
   done
 done
-
-# llama.cpp, once its build is done.
-if [[ -n ${build_pid:-} ]]; then
-  wait "$build_pid" || echo "llama.cpp build failed: $(tail -3 "$out/llama_build.log")"
-  [[ -x $quantize ]] || quantize=$tools/llama-quantize
-  if [[ -x $quantize ]]; then
-    quantise Q8_0 q8_0
-    quantise Q4_0 q4_0
-    quantise Q4_K_M q4_k_m
-    for f in llama3-8b-q8_0 llama3-8b-q4_0 llama3-8b-q4_k_m; do
-      [[ -s $out/sf-$f-d0.json ]] && continue
-      for depth in 0 1024; do
-        ids=1
-        [[ $depth == 1024 ]] && ids=$ids1024
-        timeout 120 "$bin" generate --model "$root/models/$f.gguf" --backend cuda --prompt-ids "$ids" \
-          --tokens 128 --ignore-eos --mode all --context 2048 --json >"$out/sf-$f-d$depth.json" \
-          2>"$out/sf-$f-d$depth.log"
-      done
-    done
-  fi
-fi
 if [[ -x $tools/llama-bench ]]; then
   for f in "${files[@]}"; do
     path=$root/models/$f.gguf

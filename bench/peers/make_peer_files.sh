@@ -8,6 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=${1:?root directory}
 mkdir -p "$root/models"
+# One writer at a time: a second caller waits for the first and then keeps what it wrote.
+exec 9>"$root/models/.lock"
+flock 9
 if ! python3 -c 'import gguf' 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$root/site" \
     "$here"/../../.whl/gguf-*.whl

@@ -33,8 +33,7 @@ def stagefence_best(doc):
     """(tok/s, mode) of the fastest mode of a stagefence run."""
     best = None
     for r in (doc or {}).get("runs", []):
-        pt = r.get("per_token") or {}
-        ms = pt.get("ms")
+        ms = r.get("ms_per_token")  # `stagefence generate --json` (docs/json-schema.md)
         if ms:
             cand = (1000.0 / ms, r.get("mode", "?"))
             best = cand if best is None or cand[0] > best[0] else best
