@@ -84,7 +84,7 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
           "prefill_chunk = " + std::to_string(options.prefill_chunk) + " must be at least 1");
   chunk_ = std::min(options.prefill_chunk, capacity);
   fused_ = options.fused_decode;
-  q8_activations_ = env::quantised_activations();
+  q8_activations_ = options.q8_activations.value_or(env::quantised_activations());
   attention_decode_ = fused_ && kernels::ops::attention_decode_supports(c.head_dim) &&
                       local.heads % local.kv_heads == 0 && local.heads / local.kv_heads <= 8;
   if (options.attention_splits > 0)

@@ -4,6 +4,7 @@
 // the same dispatches with the same arguments.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -26,6 +27,9 @@ struct ForwardOptions {
   // epilogue, one-launch attention) wherever a layer's weights allow; false keeps every decode
   // step on the unfused kernels.
   bool fused_decode = true;
+  // Block-quantised decode products take 8-bit activations (true) or f32 ones (false); unset:
+  // STAGEFENCE_ACTIVATIONS (default q8).
+  std::optional<bool> q8_activations;
 };
 
 // The tokens one pass through the stages processes.
