@@ -57,7 +57,8 @@ std::vector<FlagInfo> all_flags();
 // "0"/"false"/"off"/"no" false (any case); anything else, or an integer that is not a whole
 // number in [min, max], throws InvalidArgument naming the variable, its value and what is allowed.
 bool read_bool(const char* name, bool def);
-int read_int(const char* name, int def, int min, int max);
+// `unit` ("milliseconds") names what the number counts in the error message.
+int read_int(const char* name, int def, int min, int max, const char* unit = nullptr);
 std::string read_string(const char* name, const std::string& def);
 
 }  // namespace stagefence::env

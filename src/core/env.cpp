@@ -75,14 +75,16 @@ bool read_bool(const char* name, bool def) {
   bad_value(name, v, "1, true, on or yes (on), or 0, false, off or no (off)");
 }
 
-int read_int(const char* name, int def, int min, int max) {
+int read_int(const char* name, int def, int min, int max, const char* unit) {
   const char* v = std::getenv(name);
   if (!v || !*v) return def;
   const std::string s(v);
   int n = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || end != s.data() + s.size() || n < min || n > max)
-    bad_value(name, s, "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    bad_value(name, s,
+              std::string("a whole number ") + (unit ? std::string("of ") + unit + " " : "") +
+                  "from " + std::to_string(min) + " to " + std::to_string(max));
   return n;
 }
 

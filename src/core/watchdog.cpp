@@ -30,17 +30,9 @@ std::chrono::nanoseconds resolve_wait_deadline(const std::chrono::milliseconds* 
                                             std::to_string(requested->count()) + " ms: " + allowed);
     return *requested;
   }
-  const std::string v = env::read_string("STAGEFENCE_WAIT_TIMEOUT_MS", "");
-  if (v.empty()) return Watchdog::kDefaultDeadline;
-  long long ms = 0;
-  bool ok = v.size() <= 12;
-  for (char c : v) {
-    if (c < '0' || c > '9') ok = false;
-    if (ok) ms = ms * 10 + (c - '0');
-  }
-  if (!ok || ms < 1 || ms > kMaxDeadlineMs)
-    raise(ErrorCode::InvalidArgument, "STAGEFENCE_WAIT_TIMEOUT_MS='" + v + "': " + allowed);
-  return std::chrono::milliseconds(ms);
+  if (env::read_string("STAGEFENCE_WAIT_TIMEOUT_MS", "").empty()) return Watchdog::kDefaultDeadline;
+  return std::chrono::milliseconds(
+      env::read_int("STAGEFENCE_WAIT_TIMEOUT_MS", 1, 1, int(kMaxDeadlineMs), "milliseconds"));
 }
 
 }  // namespace stagefence

@@ -131,7 +131,7 @@ TEST(Watchdog, InvalidDeadlinesAreRejectedNamingTheValue) {
       ADD_FAILURE() << "STAGEFENCE_WAIT_TIMEOUT_MS=" << bad << " was accepted";
     } catch (const sf::Error& e) {
       EXPECT_EQ(e.code(), sf::ErrorCode::InvalidArgument);
-      EXPECT_TRUE(mentions(e.what(), std::string("STAGEFENCE_WAIT_TIMEOUT_MS='") + bad + "'"))
+      EXPECT_TRUE(mentions(e.what(), std::string("STAGEFENCE_WAIT_TIMEOUT_MS = '") + bad + "'"))
           << e.what();
       EXPECT_TRUE(mentions(e.what(), "milliseconds from 1 to 86400000")) << e.what();
     }
@@ -209,7 +209,8 @@ TEST(WaitSpin, BadWindowIsRejectedWhenTheDeviceOpens) {
     ADD_FAILURE() << "STAGEFENCE_WAIT_SPIN_US=" << v << " was accepted";
   } catch (const sf::Error& e) {
     EXPECT_EQ(e.code(), sf::ErrorCode::InvalidArgument);
-    EXPECT_TRUE(mentions(e.what(), std::string("STAGEFENCE_WAIT_SPIN_US='") + v + "'")) << e.what();
+    EXPECT_TRUE(mentions(e.what(), std::string("STAGEFENCE_WAIT_SPIN_US = '") + v + "'"))
+        << e.what();
     EXPECT_TRUE(mentions(e.what(), "microseconds from 0 to 10000")) << e.what();
   }
 }

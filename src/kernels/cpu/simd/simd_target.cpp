@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::kernels::cpu::simd {
@@ -24,9 +25,9 @@ void set_target(int64_t target) {
 }
 
 int64_t apply_environment() {
-  const char* v = std::getenv("STAGEFENCE_CPU_SIMD");
+  const std::string v = env::read_string("STAGEFENCE_CPU_SIMD", "auto");  // empty: unset
   const std::vector<int64_t> runnable = runnable_targets();
-  if (v == nullptr || std::string(v) == "auto") {
+  if (v == "auto") {
     set_target(runnable.front());
     return runnable.front();
   }
@@ -38,9 +39,9 @@ int64_t apply_environment() {
     }
     allowed += ", " + target_name(t);
   }
-  raise(ErrorCode::InvalidArgument,
-        "STAGEFENCE_CPU_SIMD=" + std::string(v) +
-            " names no instruction set this CPU runs; allowed: " + allowed);
+  raise(
+      ErrorCode::InvalidArgument,
+      "STAGEFENCE_CPU_SIMD=" + v + " names no instruction set this CPU runs; allowed: " + allowed);
 }
 
 }  // namespace
