@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "model/llama/shapes.hpp"
 #include "stagefence/backend_kind.hpp"
 #include "stagefence/error.hpp"
 
@@ -26,7 +27,8 @@ constexpr const char* kUsage =
     "  --seed S               weight and cache seed                            [1234]\n"
     "  --backend KIND         auto | cpu | cuda                                [auto]\n"
     "  --tiny                 a small model (2 layers, dim 128) for the CPU backend and CI\n"
-    "  --shape NAME           llama3-8b | smollm2-135m (the shipped model's shape) | tiny\n"
+    "  --shape NAME           a shape of model/llama/shapes.hpp: llama3-8b, llama3.2-1b,\n"
+    "                         smollm2-135m (the shipped model's), tiny, ...\n"
     "  --copy-mib N           bytes of the bandwidth copy, MiB       [1024; 64 with --tiny]\n"
     "  --no-gpu-busy          skip the timestamped pass (no GPU busy/idle figures)\n"
     "  --json PATH            write the results as JSON (stagefence.bench/1 + \"decode\")\n";
@@ -100,9 +102,7 @@ bool parse_decode_options(int argc, char** argv, DecodeOptions& o) {
       o.shape = "tiny";
     } else if (arg == "--shape") {
       o.shape = value();
-      if (o.shape != "llama3-8b" && o.shape != "smollm2-135m" && o.shape != "tiny")
-        raise(ErrorCode::InvalidArgument,
-              "--shape '" + o.shape + "': expected llama3-8b, smollm2-135m or tiny");
+      (void)llama::shape_config(o.shape);  // throws naming the shape and the known ones
       o.tiny = o.shape == "tiny";
     } else if (arg == "--copy-mib") {
       o.copy_bytes = uint64_t(parse_int(arg, value(), 1, 1 << 16)) << 20;

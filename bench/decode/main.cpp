@@ -17,6 +17,7 @@
 #include "model/llama/device_init.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "model/llama/shapes.hpp"
 #include "stagefence/backend_kind.hpp"
 #include "stagefence/device.hpp"
 #include "stagefence/error.hpp"
@@ -27,42 +28,10 @@ namespace llama = stagefence::llama;
 
 namespace {
 
-// A model small enough for the CPU backend and CI: every dimension a multiple of 32 (whole
-// q8_0/q4_0 blocks), grouped-query attention like the real shape.
-llama::LlamaConfig tiny_config() {
-  llama::LlamaConfig c = llama::llama3_8b_config();
-  c.dim = 128;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 32;
-  c.rope_dim = 32;
-  c.ffn_dim = 384;
-  c.vocab = 512;
-  c.context_length = 1 << 16;
-  return c;
-}
-
-// SmolLM2-135M's shape (the model the CLI ships), with its own output matrix: the same bytes per
-// token as the tied original.
-llama::LlamaConfig smollm2_config() {
-  llama::LlamaConfig c = llama::llama3_8b_config();
-  c.dim = 576;
-  c.layers = 30;
-  c.heads = 9;
-  c.kv_heads = 3;
-  c.head_dim = 64;
-  c.rope_dim = 64;
-  c.ffn_dim = 1536;
-  c.vocab = 49152;
-  c.rope_theta = 100000.0f;
-  return c;
-}
-
+// The named shapes (model/llama/shapes.hpp): "tiny" is small enough for the CPU backend and CI;
+// "smollm2-135m" has its own output matrix, the same bytes per token as the tied original.
 llama::LlamaConfig config_for(const std::string& shape) {
-  if (shape == "tiny") return tiny_config();
-  if (shape == "smollm2-135m") return smollm2_config();
-  return llama::llama3_8b_config();
+  return llama::shape_config(shape);
 }
 
 // Llama 3's <|begin_of_text|> when the vocabulary has it.

@@ -20,6 +20,7 @@
 #include "model/llama/device_init.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "model/llama/shapes.hpp"
 #include "stagefence/backend_kind.hpp"
 #include "stagefence/report.hpp"
 #include "stagefence/stagefence.hpp"
@@ -64,6 +65,11 @@ int to_int(const std::string& flag, const std::string& v, int lo, int hi) {
   return x;
 }
 
+// "tiny" here is the shape table's tiny-tp (its heads split across more ranks).
+llama::LlamaConfig config_for(const std::string& shape) {
+  return llama::shape_config(shape == "tiny" ? "tiny-tp" : shape);
+}
+
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -76,9 +82,7 @@ bool parse(int argc, char** argv, Options& o) {
       return false;
     } else if (a == "--shape") {
       o.shape = value();
-      if (o.shape != "llama3-8b" && o.shape != "llama3-70b" && o.shape != "tiny")
-        sf::raise(sf::ErrorCode::InvalidArgument,
-                  "--shape '" + o.shape + "': expected llama3-8b, llama3-70b or tiny");
+      (void)config_for(o.shape);  // throws naming the shape and the known ones
     } else if (a == "--dtype") {
       const std::string t = value();
       if (t == "bf16")
@@ -109,27 +113,6 @@ bool parse(int argc, char** argv, Options& o) {
     }
   }
   return true;
-}
-
-llama::LlamaConfig config_for(const std::string& shape) {
-  llama::LlamaConfig c = llama::llama3_8b_config();
-  if (shape == "llama3-70b") {
-    c.dim = 8192;
-    c.layers = 80;
-    c.heads = 64;
-    c.kv_heads = 8;
-    c.ffn_dim = 28672;
-  } else if (shape == "tiny") {
-    c.dim = 256;
-    c.layers = 2;
-    c.heads = 8;
-    c.kv_heads = 4;
-    c.head_dim = 32;
-    c.rope_dim = 32;
-    c.ffn_dim = 1024;
-    c.vocab = 1024;
-  }
-  return c;
 }
 
 double now_us() {

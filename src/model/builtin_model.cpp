@@ -6,25 +6,12 @@
 #include "model/gguf/gguf_file.hpp"
 #include "model/gguf/gguf_writer.hpp"
 #include "model/llama/model_writer.hpp"
+#include "model/llama/shapes.hpp"
 
 namespace stagefence::llama {
 
 LlamaConfig builtin_config() {
-  LlamaConfig c;
-  c.architecture = "llama";
-  c.dim = 512;
-  c.layers = 4;
-  c.heads = 8;
-  c.kv_heads = 2;
-  c.head_dim = 64;
-  c.ffn_dim = 1536;
-  c.vocab = 4096;
-  c.context_length = 1024;
-  c.rope_dim = 64;
-  c.rope_theta = 10000.0f;
-  c.rms_eps = 1e-5f;
-  c.rope_mode = kernels::ops::RopeMode::Adjacent;
-  return c;
+  return shape_config("builtin");
 }
 
 WeightTypes builtin_weight_types() {

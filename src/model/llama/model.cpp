@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "model/gguf/gguf_file.hpp"
+#include "model/llama/shapes.hpp"
 
 namespace stagefence::llama {
 
@@ -45,21 +46,7 @@ LlamaModel random_model(Device& device, const LlamaConfig& config, const WeightT
 }
 
 LlamaConfig llama3_8b_config() {
-  LlamaConfig c;
-  c.architecture = "llama";
-  c.dim = 4096;
-  c.layers = 32;
-  c.heads = 32;
-  c.kv_heads = 8;
-  c.head_dim = 128;
-  c.ffn_dim = 14336;
-  c.vocab = 128256;
-  c.context_length = 8192;
-  c.rope_dim = 128;
-  c.rope_theta = 500000.0f;
-  c.rms_eps = 1e-5f;
-  c.rope_mode = kernels::ops::RopeMode::Adjacent;
-  return c;
+  return shape_config("llama3-8b");
 }
 
 }  // namespace stagefence::llama
