@@ -584,6 +584,9 @@ TEST(GgufMalformed, AlignmentNotPowerOfTwo) {
   expect_format_error(file, "'general.alignment' is 48, which is not a power of two");
   poke<uint32_t>(file, k.value, 0);
   expect_format_error(file, "'general.alignment' is 0, which is not a power of two");
+  // A power of two, but absurd (the GGUF fuzzer's out-of-memory finding): refused.
+  poke<uint32_t>(file, k.value, 1u << 30);
+  expect_format_error(file, "'general.alignment' is 1073741824, larger than the 65536");
 }
 
 TEST(GgufMalformed, AlignmentOfWrongType) {

@@ -174,6 +174,12 @@ uint32_t alignment_from(const Value* v) {
   if (*a == 0 || (*a & (*a - 1)) != 0)
     raise_format("metadata key " + in_quotes(kAlignmentKey) + " is " + std::to_string(*a) +
                  ", which is not a power of two");
+  // Real files align to 32 bytes, some to a page; a larger value only makes padding (a fuzzed
+  // 1 GiB alignment made rewriting the file allocate 1 GiB).
+  constexpr uint32_t kMaxAlignment = 1u << 16;
+  if (*a > kMaxAlignment)
+    raise_format("metadata key " + in_quotes(kAlignmentKey) + " is " + std::to_string(*a) +
+                 ", larger than the " + std::to_string(kMaxAlignment) + " this reader accepts");
   return *a;
 }
 
