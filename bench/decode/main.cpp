@@ -28,12 +28,6 @@ namespace llama = stagefence::llama;
 
 namespace {
 
-// The named shapes (model/llama/shapes.hpp): "tiny" is small enough for the CPU backend and CI;
-// "smollm2-135m" has its own output matrix, the same bytes per token as the tied original.
-llama::LlamaConfig config_for(const std::string& shape) {
-  return llama::shape_config(shape);
-}
-
 // Llama 3's <|begin_of_text|> when the vocabulary has it.
 int32_t start_token_for(const llama::LlamaConfig& c) {
   constexpr int32_t kBeginOfText = 128000;
@@ -113,7 +107,9 @@ int run(int argc, char** argv) {
     sf::raise(sf::ErrorCode::InvalidArgument,
               "the Llama-3-8B shape on the CPU backend would take hours per row: pass --tiny");
   report.shape = o.shape;
-  report.config = config_for(o.shape);
+  // The named shapes (model/llama/shapes.hpp): "tiny" is small enough for the CPU backend and
+  // CI; "smollm2-135m" has its own output matrix, the same bytes per token as the tied original.
+  report.config = llama::shape_config(o.shape);
   // The synthetic shapes have no trained context length: cover the longest row's cache (the model
   // refuses --context past its own length).
   for (int context : o.contexts)

@@ -30,9 +30,11 @@ std::chrono::nanoseconds resolve_wait_deadline(const std::chrono::milliseconds* 
                                             std::to_string(requested->count()) + " ms: " + allowed);
     return *requested;
   }
-  if (env::read_string("STAGEFENCE_WAIT_TIMEOUT_MS", "").empty()) return Watchdog::kDefaultDeadline;
-  return std::chrono::milliseconds(
-      env::read_int("STAGEFENCE_WAIT_TIMEOUT_MS", 1, 1, int(kMaxDeadlineMs), "milliseconds"));
+  // 0 only when unset or empty: a given 0 is below the minimum and refused.
+  const int ms =
+      env::read_int("STAGEFENCE_WAIT_TIMEOUT_MS", 0, 1, int(kMaxDeadlineMs), "milliseconds");
+  if (ms == 0) return Watchdog::kDefaultDeadline;
+  return std::chrono::milliseconds(ms);
 }
 
 }  // namespace stagefence
