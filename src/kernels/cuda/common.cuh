@@ -65,6 +65,20 @@ __device__ __forceinline__ float hi_bf16_f(uint32_t w) {
   return __uint_as_float(w & 0xffff0000u);
 }
 
+// Programmatic dependent launch (kernels flagged `programmatic` in the table): a kernel lets its
+// dependents start early, and waits for its predecessors before it reads what they wrote or
+// writes anything. Every block of such a kernel must wait, on every path.
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void allow_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
 __device__ __forceinline__ float sf_nan() {
   return __int_as_float(0x7fc00000);
 }

@@ -19,25 +19,39 @@ __host__ __device__ inline int64_t round16(int64_t v) {
   return (v + 15) / 16 * 16;
 }
 
+// Every kernel streams two rows per task.
+inline constexpr int kRows = 2;
+
 template <typename T>
 __host__ __device__ inline int64_t smem_bytes(int64_t cols) {
-  return round16(act_bytes<T>(cols)) + int64_t(kWarps) * kStages * slot_bytes<T>();
+  return round16(act_bytes<T>(cols)) + int64_t(kWarps) * ring_bytes<T, kRows>();
+}
+// This warp's ring, behind the activations.
+template <typename T>
+__device__ inline uint8_t* warp_ring(uint8_t* smem, int64_t cols, int warp) {
+  return smem + round16(act_bytes<T>(cols)) + int64_t(warp) * ring_bytes<T, kRows>();
 }
 
 // ---- mv ----
+// Task t is rows 2t and 2t + 1; an odd last task reads its row twice and writes it once.
 struct MvEpi {
   const uint8_t* w;
   int64_t row_bytes;
+  int64_t rows;
   float* y;
   const float* bias;
   uint32_t flags;
-  __device__ const uint8_t* row(int64_t task, int) const { return w + task * row_bytes; }
-  __device__ void finish(int64_t task, const float (&s)[1], int lane) const {
-    if (lane != 0) return;
-    float v = s[0];
-    if (flags & kMvBias) v += bias[task];
-    if (flags & kMvAccumulate) v += y[task];
-    y[task] = v;
+  __device__ const uint8_t* row(int64_t task, int r) const {
+    const int64_t i = 2 * task + r;
+    return w + (i < rows ? i : rows - 1) * row_bytes;
+  }
+  __device__ void finish(int64_t task, const float (&s)[kRows], int lane) const {
+    const int64_t i = 2 * task + lane;
+    if (lane >= kRows || i >= rows) return;
+    float v = lane == 0 ? s[0] : s[1];
+    if (flags & kMvBias) v += bias[i];
+    if (flags & kMvAccumulate) v += y[i];
+    y[i] = v;
   }
 };
 
@@ -47,18 +61,17 @@ __global__ void __launch_bounds__(kThreads) mv_kernel(KernelArgs a) {
   extern __shared__ __align__(16) uint8_t smem[];
   const MvParams p = a.params<MvParams>();
   const int64_t units = p.cols / T::kUnitElems;
-  const MvEpi epi{a.p<const uint8_t>(0), units * T::kUnitBytes, a.p<float>(2), a.p<const float>(3),
-                  p.flags};
+  const MvEpi epi{a.p<const uint8_t>(0), units * T::kUnitBytes, p.rows,
+                  a.p<float>(2),         a.p<const float>(3),   p.flags};
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  uint8_t* slots = smem + round16(act_bytes<T>(p.cols)) + warp * kStages * slot_bytes<T>();
+  uint8_t* slots = warp_ring<T>(smem, p.cols, warp);
   const int vec = copy_width(reinterpret_cast<uintptr_t>(epi.w), epi.row_bytes);
-  run_tasks<T, 1>(epi, p.rows, units, slots, int64_t(blockIdx.x) * kWarps + warp,
-                  int64_t(gridDim.x) * kWarps, vec, lane, [&] {
-                    grid_dependency_wait();
-                    return load_acts<T>(smem, a.p<const float>(1), a.p<const float>(4), p.cols,
-                                        (p.flags & kMvNorm) != 0, (p.flags & kNormAddOne) != 0,
-                                        p.eps);
-                  });
+  run_tasks<T, kRows>(epi, (p.rows + 1) / 2, units, slots, int64_t(blockIdx.x) * kWarps + warp,
+                      int64_t(gridDim.x) * kWarps, vec, lane, [&] {
+                        return load_acts<T>(smem, a.p<const float>(1), a.p<const float>(4), p.cols,
+                                            (p.flags & kMvNorm) != 0, (p.flags & kNormAddOne) != 0,
+                                            p.eps, [] { grid_dependency_wait(); });
+                      });
 }
 
 // ---- qkv ----
@@ -105,7 +118,7 @@ struct QkvEpi {
     const int64_t row = int64_t(at.head) * hd + (r == 0 ? at.pair.first : at.pair.second);
     return w + row * row_bytes;
   }
-  __device__ void finish(int64_t task, const float (&s)[2], int lane) const {
+  __device__ void finish(int64_t task, const float (&s)[kRows], int lane) const {
     if (lane != 0) return;
     const Where at = where(task);
     const int64_t ra = int64_t(at.head) * hd + at.pair.first;
@@ -164,18 +177,30 @@ __global__ void __launch_bounds__(kThreads) qkv_kernel(KernelArgs a) {
   epi.freq_scale = p.freq_scale;
   epi.bias = (p.flags & kQkvBias) != 0;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  uint8_t* slots = smem + round16(act_bytes<T>(p.dim)) + warp * kStages * slot_bytes<T>();
+  uint8_t* slots = warp_ring<T>(smem, p.dim, warp);
   const uintptr_t bases = reinterpret_cast<uintptr_t>(epi.wq) |
                           reinterpret_cast<uintptr_t>(epi.wk) | reinterpret_cast<uintptr_t>(epi.wv);
   const int vec = copy_width(bases, epi.row_bytes);
   const int64_t tasks = epi.q_tasks + 2 * epi.k_tasks;
-  run_tasks<T, 2>(epi, tasks, units, slots, int64_t(blockIdx.x) * kWarps + warp,
-                  int64_t(gridDim.x) * kWarps, vec, lane, [&] {
-                    grid_dependency_wait();
-                    epi.pos = *a.p<const int32_t>(8);
-                    return load_acts<T>(smem, a.p<const float>(3), a.p<const float>(4), p.dim, true,
-                                        (p.flags & kNormAddOne) != 0, p.eps);
-                  });
+  // Teams of two warps for float rows: the pairs outnumber the warps (3072 over 2112 at
+  // Llama-3-8B) but not by a whole multiple, so single warps would leave a long tail.
+  Team team;
+  team.size = team_fits<T>(units) ? 2 : 1;
+  team.index = warp % team.size;
+  team.barrier = 1 + warp / team.size;
+  team.exchange = reinterpret_cast<float*>(smem) + (warp / team.size) * 8;
+  const int teams = kWarps / team.size;
+  run_tasks<T, kRows>(
+      epi, tasks, units, slots, int64_t(blockIdx.x) * teams + warp / team.size,
+      int64_t(gridDim.x) * teams, vec, lane,
+      [&] {
+        return load_acts<T>(smem, a.p<const float>(3), a.p<const float>(4), p.dim, true,
+                            (p.flags & kNormAddOne) != 0, p.eps, [&] {
+                              grid_dependency_wait();
+                              epi.pos = *a.p<const int32_t>(8);
+                            });
+      },
+      team);
 }
 
 // ---- glu ----
@@ -188,7 +213,7 @@ struct GluEpi {
   __device__ const uint8_t* row(int64_t task, int r) const {
     return (r == 0 ? wg : wu) + task * row_bytes;
   }
-  __device__ void finish(int64_t task, const float (&s)[2], int lane) const {
+  __device__ void finish(int64_t task, const float (&s)[kRows], int lane) const {
     if (lane != 0) return;
     const float g = s[0], u = s[1];
     if (act == 0) {
@@ -210,15 +235,15 @@ __global__ void __launch_bounds__(kThreads) glu_kernel(KernelArgs a) {
   const GluEpi epi{a.p<const uint8_t>(0), a.p<const uint8_t>(1), units * T::kUnitBytes,
                    a.p<float>(4), p.act};
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  uint8_t* slots = smem + round16(act_bytes<T>(p.dim)) + warp * kStages * slot_bytes<T>();
+  uint8_t* slots = warp_ring<T>(smem, p.dim, warp);
   const int vec = copy_width(
       reinterpret_cast<uintptr_t>(epi.wg) | reinterpret_cast<uintptr_t>(epi.wu), epi.row_bytes);
-  run_tasks<T, 2>(epi, p.ffn, units, slots, int64_t(blockIdx.x) * kWarps + warp,
-                  int64_t(gridDim.x) * kWarps, vec, lane, [&] {
-                    grid_dependency_wait();
-                    return load_acts<T>(smem, a.p<const float>(2), a.p<const float>(3), p.dim, true,
-                                        (p.flags & kNormAddOne) != 0, p.eps);
-                  });
+  run_tasks<T, kRows>(epi, p.ffn, units, slots, int64_t(blockIdx.x) * kWarps + warp,
+                      int64_t(gridDim.x) * kWarps, vec, lane, [&] {
+                        return load_acts<T>(smem, a.p<const float>(2), a.p<const float>(3), p.dim,
+                                            true, (p.flags & kNormAddOne) != 0, p.eps,
+                                            [] { grid_dependency_wait(); });
+                      });
 }
 
 // ---- launch rules ----
@@ -269,13 +294,16 @@ Launch stream_launch(const void* kernel, int64_t tasks, int64_t smem) {
 template <typename T>
 Launch mv_launch(const KernelArgs& a) {
   const MvParams p = a.params<MvParams>();
-  return stream_launch(reinterpret_cast<const void*>(&mv_kernel<T>), p.rows, smem_bytes<T>(p.cols));
+  return stream_launch(reinterpret_cast<const void*>(&mv_kernel<T>), (int64_t(p.rows) + 1) / 2,
+                       smem_bytes<T>(p.cols));
 }
 template <typename T>
 Launch qkv_launch(const KernelArgs& a) {
   const QkvParams p = a.params<QkvParams>();
   const int64_t tasks = int64_t(p.heads + 2 * p.kv_heads) * (p.head_dim / 2);
-  return stream_launch(reinterpret_cast<const void*>(&qkv_kernel<T>), tasks, smem_bytes<T>(p.dim));
+  const int team = team_fits<T>(p.dim / T::kUnitElems) ? 2 : 1;  // warps per task, as the kernel
+  return stream_launch(reinterpret_cast<const void*>(&qkv_kernel<T>), tasks * team,
+                       smem_bytes<T>(p.dim));
 }
 template <typename T>
 Launch glu_launch(const KernelArgs& a) {
