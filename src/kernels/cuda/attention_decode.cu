@@ -15,8 +15,8 @@ namespace stagefence::kernels::cuda {
 namespace {
 
 constexpr int kWarps = 8, kThreads = kWarps * 32;
-constexpr int kTile = 128;                    // keys per tile
-constexpr int kKeysPerWarp = kTile / kWarps;  // 16
+constexpr int kTile = 64;                     // keys per tile
+constexpr int kKeysPerWarp = kTile / kWarps;  // 8
 constexpr int kMaxGroup = 8;                  // query heads per kv head
 constexpr float kNegInf = -__builtin_huge_valf();
 
@@ -60,6 +60,8 @@ __host__ __device__ inline int64_t shared_floats(int group, int hd, int splits) 
 // key, 256/hd keys per warp step).
 template <int kDpl>
 __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
+  allow_dependents();
+  grid_dependency_wait();
   constexpr int kHd = 32 * kDpl, kLpk = kHd / 8, kKps = 32 / kLpk, kSteps = kKeysPerWarp / kKps;
   const AttnDecodeParams p = a.params<AttnDecodeParams>();
   const float* q = a.p<const float>(0);
@@ -93,34 +95,21 @@ __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
   const int64_t k_begin = lo + int64_t(split) * per_split;
   const int64_t k_end = k_begin + per_split < hi + 1 ? k_begin + per_split : hi + 1;
 
-  for (int i = tid; i < group * hd; i += kThreads)
-    sh.q[i] = q[(int64_t(kvh) * group) * hd + i] * p.scale;
-  if (tid < group) {
-    sh.m[tid] = kNegInf;
-    sh.l[tid] = 0.0f;
-  }
-  __syncthreads();
-
   const uint16_t* kbase = kc + int64_t(kvh) * cap * hd;
   const uint16_t* vbase = vc + int64_t(kvh) * cap * hd;
   const int chunk = lane % kLpk, slot = lane / kLpk;
-  float acc[kMaxGroup][kDpl];
-#pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g)
-#pragma unroll
-    for (int i = 0; i < kDpl; ++i) acc[g][i] = 0.0f;
-
-  for (int64_t t0 = k_begin; t0 < k_end; t0 += kTile) {
+  // A tile's K rows for the scores (8 dims per lane) and V rows for the outputs (dpl dims per
+  // lane), loaded into registers; the first tile's loads are issued before the queries are staged.
+  uint4 kw[kSteps];
+  float vf[kKeysPerWarp][kDpl];
+  auto load_tile = [&](int64_t t0) {
     const int64_t wk0 = t0 + int64_t(warp) * kKeysPerWarp;  // this warp's first key
-    // K rows for the scores (8 dims per lane) and V rows for the outputs (dpl dims per lane).
-    uint4 kw[kSteps];
 #pragma unroll
     for (int st = 0; st < kSteps; ++st) {
       const int64_t key = wk0 + st * kKps + slot;
       kw[st] = key < k_end ? __ldg(reinterpret_cast<const uint4*>(kbase + key * hd + chunk * 8))
                            : make_uint4(0, 0, 0, 0);
     }
-    float vf[kKeysPerWarp][kDpl];
 #pragma unroll
     for (int k = 0; k < kKeysPerWarp; ++k) {
       const int64_t key = wk0 + k;
@@ -131,7 +120,26 @@ __global__ void __launch_bounds__(kThreads) attn_decode_kernel(KernelArgs a) {
         for (int i = 0; i < kDpl; ++i) vf[k][i] = 0.0f;
       }
     }
-    // Scores.
+  };
+  if (k_begin < k_end) load_tile(k_begin);
+
+  for (int i = tid; i < group * hd; i += kThreads)
+    sh.q[i] = q[(int64_t(kvh) * group) * hd + i] * p.scale;
+  if (tid < group) {
+    sh.m[tid] = kNegInf;
+    sh.l[tid] = 0.0f;
+  }
+  __syncthreads();
+
+  float acc[kMaxGroup][kDpl];
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g)
+#pragma unroll
+    for (int i = 0; i < kDpl; ++i) acc[g][i] = 0.0f;
+
+  for (int64_t t0 = k_begin; t0 < k_end; t0 += kTile) {
+    if (t0 != k_begin) load_tile(t0);
+      // Scores.
 #pragma unroll
     for (int st = 0; st < kSteps; ++st) {
       const int kt = warp * kKeysPerWarp + st * kKps + slot;  // key within the tile
@@ -296,13 +304,13 @@ Launch attn_decode_launch(const KernelArgs& a) {
 // One entry per supported head size: "attn.decode.hd<N>".
 void append_attention_decode_kernels(std::vector<CudaKernelEntry>& t) {
   t.push_back({"attn.decode.hd32", reinterpret_cast<const void*>(&attn_decode_kernel<1>),
-               &attn_decode_launch<1>});
+               &attn_decode_launch<1>, nullptr, true});
   t.push_back({"attn.decode.hd64", reinterpret_cast<const void*>(&attn_decode_kernel<2>),
-               &attn_decode_launch<2>});
+               &attn_decode_launch<2>, nullptr, true});
   t.push_back({"attn.decode.hd128", reinterpret_cast<const void*>(&attn_decode_kernel<4>),
-               &attn_decode_launch<4>});
+               &attn_decode_launch<4>, nullptr, true});
   t.push_back({"attn.decode.hd256", reinterpret_cast<const void*>(&attn_decode_kernel<8>),
-               &attn_decode_launch<8>});
+               &attn_decode_launch<8>, nullptr, true});
 }
 
 }  // namespace stagefence::kernels::cuda

@@ -257,6 +257,8 @@ __device__ __forceinline__ bool whole_units(int64_t cols) {
 
 template <typename W>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) matvec_kernel(KernelArgs a) {
+  allow_dependents();
+  grid_dependency_wait();
   const uint8_t* __restrict__ w = a.p<const uint8_t>(0);
   const float* __restrict__ x = a.p<const float>(1);
   float* y = a.p<float>(2);
@@ -354,8 +356,8 @@ void append_matvec_kernels(std::vector<CudaKernelEntry>& t) {
   for_each_weight_type([&](auto tag) {
     using W = decltype(tag);
     static const std::string name = std::string("matvec.") + W::kName;
-    t.push_back(
-        {name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>), &matvec_launch<W>});
+    t.push_back({name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>), &matvec_launch<W>,
+                 nullptr, true});
   });
 }
 

@@ -31,9 +31,10 @@ Buffer alloc_f32(Device& device, int64_t rows, int64_t cols) {
 // Key splits of the one-launch decode attention: one per 128 positions of the cache, at most
 // one wave of blocks over the kv heads (an H200 measured best at 8 splits for a 1024-position
 // cache and 16 for 8192, Llama-3-8B's 8 kv heads).
+// About 64 keys per split (the decode kernel's tile), at most two blocks per SM over the KV heads.
 int decode_attention_splits(const Device& device, int kv_heads, int capacity) {
   const int sms = device.info().multiprocessors > 0 ? device.info().multiprocessors : 32;
-  return std::clamp(capacity / 128, 1, std::max(1, sms / kv_heads));
+  return std::clamp(capacity / 64, 1, std::max(1, 2 * sms / kv_heads));
 }
 
 }  // namespace
