@@ -3,7 +3,9 @@
 # the decode-kernel bench and the decode bench (PDL on and off), each under its own timeout;
 # logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
-# DECODE_ARGS are extra decode-bench arguments. GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs, and
+# DECODE_ARGS are extra decode-bench arguments. GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs,
+# "ncu": Nsight Compute on chosen kernels (NCU_CASES), "ncutoken": every kernel of a few decode
+# tokens timed alone (NCU_TOKEN_DTYPE), and
 # "peerprep": llama.cpp's CUDA tools built and the peer's GGUF files written in the background at
 # low priority, under /root/peer, for bench/peers/gpu_peer.sh in the next call on the warm
 # machine); PEER_PREBUILD=1 also packs llama.cpp's tools into $OUT (device_prebuild.sh).
@@ -48,6 +50,22 @@ run configure 60 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DS
 run build 300 ninja -C build-gpu -k 0 -j "${BUILD_JOBS:-$(nproc)}" || { tail -30 "$out/build.log"; }
 want ctest && run ctest 200 ctest --test-dir build-gpu -R "$regex" -LE long -j 8 --timeout 120 --output-on-failure
 want kernels && run kernels 110 build-gpu/bench/decode_kernels/stagefence_kernel_bench --json "$out/kernels.json"
+if want ncu; then
+  # Nsight Compute on single launches of the kernel bench: NCU_CASES lists filter:kernel:skip
+  # (the bench's --filter, the kernel's name regex, matching launches to skip).
+  kb=build-gpu/bench/decode_kernels/stagefence_kernel_bench
+  for c in ${NCU_CASES:-qkv.bf16:qkv_kernel:1 mv.q4_0:mv_kernel:18 glu.q4_0:glu_kernel:1 attn.decode:attn_decode:1}; do
+    IFS=: read -r f k s <<<"$c"
+    run "ncu-$f" 90 ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
+      -k "regex:$k" --launch-skip "$s" --launch-count 1 "$kb" --filter "$f" --launches 1
+  done
+fi
+# Every kernel of a few decode tokens timed alone by Nsight Compute (serialised: no overlap), to
+# set against the decode bench's GPU time per token.
+want ncutoken && run ncu-token 200 ncu --clock-control none --metrics gpu__time_duration.sum --csv \
+  --print-units base build-gpu/bench/decode/stagefence_decode_bench --dtypes "${NCU_TOKEN_DTYPE:-q4_0}" \
+  --contexts 1024 --modes replay --tokens 4 --warmup 0
 want decode && run decode 130 build-gpu/bench/decode/stagefence_decode_bench ${DECODE_ARGS:-} --json "$out/decode.json"
 want nopdl && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
@@ -67,6 +85,11 @@ want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape 
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
   want costs && { echo "== runtime costs"; tail -25 "$out/costs.log"; }
+  for f in "$out"/ncu-*.log; do
+    [[ -f $f && $f != *ncu-token* ]] || continue
+    echo "== $(basename "$f" .log)"
+    grep -E "^  [a-z_]+.*\(|Duration|DRAM Throughput|Memory Throughput|L1/TEX Hit|Achieved Occupancy|Registers Per|Issued Warp|No Eligible|Stall|One or More" "$f" | head -24
+  done
   for f in peer_build peer_files; do
     [[ -f /root/peer/$f.log ]] && { echo "== $f (still running: next call)"; tail -2 "/root/peer/$f.log"; }
   done
