@@ -4,6 +4,7 @@
 // 16 lanes are summed pairwise at the end, so every target gives the scalar definition's bits.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/simd/half_scale.hpp"
 #include "kernels/cpu/simd/simd.hpp"
@@ -106,7 +107,7 @@ float DotBF16(const uint16_t* a, const float* x, int64_t n) {
 }
 
 // A block-quantised row against f32 x: each block decoded exactly as dequant.cpp decodes it
-// (Q8_0, Q4_0 and Q4_1 in vectors, multiply then add; the other types by dequant.cpp itself),
+// (Q8_0, Q4_0, Q4_1 and the K-quants in vectors, multiply then add; Q5_0 by dequant.cpp itself),
 // then its elements go to lanes j mod 16 like every other row (blocks are multiples of 16).
 struct Accumulator16 {
   VF s0, s1, s2, s3;
@@ -208,12 +209,112 @@ HWY_INLINE float dot_small_blocks(const uint8_t* row, const float* x, int64_t n)
   return acc.sum();
 }
 
+// Adds a run of 16 consecutive elements, value(o) giving elements [o, o + N) of the run, to the
+// lane accumulators: lane l gets element l of the run, as Accumulator16::add16 does.
+template <class Value>
+HWY_INLINE void add_run(VF& s0, VF& s1, VF& s2, VF& s3, const Value& value, const float* x) {
+  constexpr size_t N = hn::MaxLanes(DF());
+  const DF d;
+  s0 = hn::Add(s0, hn::Mul(value(0), hn::LoadU(d, x)));
+  if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(value(N), hn::LoadU(d, x + N)));
+  if constexpr (N <= 4) {
+    s2 = hn::Add(s2, hn::Mul(value(2 * N), hn::LoadU(d, x + 2 * N)));
+    s3 = hn::Add(s3, hn::Mul(value(3 * N), hn::LoadU(d, x + 3 * N)));
+  }
+}
+
+// N bytes at p as int32 lanes.
+HWY_INLINE hn::Vec<hn::Rebind<int32_t, DF>> bytes_at(const uint8_t* p) {
+  const hn::Rebind<int32_t, DF> di;
+  const hn::Rebind<uint8_t, DF> du8;
+  return hn::BitCast(di, hn::PromoteTo(hn::RebindToUnsigned<decltype(di)>(), hn::LoadU(du8, p)));
+}
+
+// K-quant rows, decoded run by run of 16 elements in element order, each value computed as
+// dequant.cpp computes it: Q4_K/Q5_K d·sc·q − dmin·m, Q6_K (d·sc)·(q − 32).
+template <DType t>
+HWY_INLINE float dot_k_blocks(const uint8_t* row, const float* x, int64_t n) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  for (int64_t blk = 0; blk < n / quant::QK_K; ++blk) {
+    const float* xb = x + quant::QK_K * blk;
+    if constexpr (t == DType::Q6_K) {
+      quant::block_q6_K b;
+      std::memcpy(&b, row + blk * int64_t(sizeof b), sizeof b);
+      const float dd = half_scale(b.d);
+      for (int half = 0; half < 2; ++half) {
+        const uint8_t* ql = b.ql + 64 * half;
+        const uint8_t* qh = b.qh + 32 * half;
+        const int8_t* sc = b.scales + 8 * half;
+        for (int k = 0; k < 4; ++k) {
+          for (int s = 0; s < 2; ++s) {
+            const VF scale = hn::Set(d, dd * float(sc[s + 2 * k]));
+            const int l0 = 16 * s;
+            add_run(
+                s0, s1, s2, s3,
+                [&](size_t o) {
+                  const auto lb = bytes_at(ql + l0 + int(o) + 32 * (k & 1));
+                  const auto lo = k < 2 ? hn::And(lb, hn::Set(di, 15)) : hn::ShiftRight<4>(lb);
+                  const auto hb = hn::And(hn::ShiftRightSame(bytes_at(qh + l0 + int(o)), 2 * k),
+                                          hn::Set(di, 3));
+                  const auto q = hn::Sub(hn::Or(lo, hn::ShiftLeft<4>(hb)), hn::Set(di, 32));
+                  return hn::Mul(scale, hn::ConvertTo(d, q));
+                },
+                xb + 128 * half + 32 * k + l0);
+          }
+        }
+      }
+    } else {
+      constexpr bool kFive = t == DType::Q5_K;
+      using Block = std::conditional_t<kFive, quant::block_q5_K, quant::block_q4_K>;
+      Block b;
+      std::memcpy(&b, row + blk * int64_t(sizeof b), sizeof b);
+      const float dd = half_scale(b.d), dmin = half_scale(b.dmin);
+      for (int g = 0; g < 4; ++g) {
+        for (int nib = 0; nib < 2; ++nib) {
+          uint8_t sc, m;
+          quant::get_scale_min_k4(2 * g + nib, b.scales, &sc, &m);
+          const VF scale = hn::Set(d, dd * sc), minimum = hn::Set(d, dmin * m);
+          const uint8_t* q = b.qs + 32 * g;
+          for (int s = 0; s < 2; ++s) {
+            const int l0 = 16 * s;
+            add_run(
+                s0, s1, s2, s3,
+                [&](size_t o) {
+                  const auto qb = bytes_at(q + l0 + int(o));
+                  auto v = nib == 0 ? hn::And(qb, hn::Set(di, 15)) : hn::ShiftRight<4>(qb);
+                  if constexpr (kFive) {
+                    const auto bit =
+                        hn::And(hn::ShiftRightSame(bytes_at(b.qh + l0 + int(o)), 2 * g + nib),
+                                hn::Set(di, 1));
+                    v = hn::Add(v, hn::ShiftLeft<4>(bit));
+                  }
+                  return hn::Sub(hn::Mul(scale, hn::ConvertTo(d, v)), minimum);
+                },
+                xb + 64 * g + 32 * nib + l0);
+          }
+        }
+      }
+    }
+  }
+  Accumulator16 acc;
+  acc.s0 = s0;
+  acc.s1 = s1;
+  acc.s2 = s2;
+  acc.s3 = s3;
+  return acc.sum();
+}
+
 float DotBlocks(DType t, const uint8_t* row, const float* x, int64_t n) {
   Accumulator16 acc;
   if constexpr (hn::MaxLanes(DF()) >= 4) {
     if (t == DType::Q8_0) return dot_small_blocks<DType::Q8_0>(row, x, n);
     if (t == DType::Q4_0) return dot_small_blocks<DType::Q4_0>(row, x, n);
     if (t == DType::Q4_1) return dot_small_blocks<DType::Q4_1>(row, x, n);
+    if (t == DType::Q4_K) return dot_k_blocks<DType::Q4_K>(row, x, n);
+    if (t == DType::Q5_K) return dot_k_blocks<DType::Q5_K>(row, x, n);
+    if (t == DType::Q6_K) return dot_k_blocks<DType::Q6_K>(row, x, n);
   }
   alignas(64) float tmp[256];
   const int64_t elems =
