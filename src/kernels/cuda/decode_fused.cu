@@ -75,6 +75,12 @@ __global__ void __launch_bounds__(kThreads) mv_kernel(KernelArgs a) {
 }
 
 // ---- qkv ----
+// Warps per qkv task (the kernel's teams and the launch's grid both follow it).
+template <typename T>
+__host__ __device__ inline int qkv_team_size(int64_t dim) {
+  return team_fits<T>(dim / T::kUnitElems) ? 2 : 1;
+}
+
 struct QkvEpi {
   const uint8_t* wq;
   const uint8_t* wk;
@@ -185,7 +191,7 @@ __global__ void __launch_bounds__(kThreads) qkv_kernel(KernelArgs a) {
   // Teams of two warps for float rows: the pairs outnumber the warps (3072 over 2112 at
   // Llama-3-8B) but not by a whole multiple, so single warps would leave a long tail.
   Team team;
-  team.size = team_fits<T>(units) ? 2 : 1;
+  team.size = qkv_team_size<T>(p.dim);
   team.index = warp % team.size;
   team.barrier = 1 + warp / team.size;
   team.exchange = reinterpret_cast<float*>(smem) + (warp / team.size) * 8;
@@ -301,9 +307,8 @@ template <typename T>
 Launch qkv_launch(const KernelArgs& a) {
   const QkvParams p = a.params<QkvParams>();
   const int64_t tasks = int64_t(p.heads + 2 * p.kv_heads) * (p.head_dim / 2);
-  const int team = team_fits<T>(p.dim / T::kUnitElems) ? 2 : 1;  // warps per task, as the kernel
-  return stream_launch(reinterpret_cast<const void*>(&qkv_kernel<T>), tasks * team,
-                       smem_bytes<T>(p.dim));
+  return stream_launch(reinterpret_cast<const void*>(&qkv_kernel<T>),
+                       tasks * qkv_team_size<T>(p.dim), smem_bytes<T>(p.dim));
 }
 template <typename T>
 Launch glu_launch(const KernelArgs& a) {

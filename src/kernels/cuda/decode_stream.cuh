@@ -167,6 +167,18 @@ __device__ __forceinline__ float4 ld4(const float* p) {
   return __ldg(reinterpret_cast<const float4*>(p));
 }
 
+// ss plus the squares of v, in quad and element order.
+__device__ __forceinline__ float add_squares(const float4 (&v)[kUnroll], float ss) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    ss = fmaf(v[u].x, v[u].x, ss);
+    ss = fmaf(v[u].y, v[u].y, ss);
+    ss = fmaf(v[u].z, v[u].z, ss);
+    ss = fmaf(v[u].w, v[u].w, ss);
+  }
+  return ss;
+}
+
 template <typename T, typename Wait>
 __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const float* __restrict__ w,
                           int64_t cols, bool norm, bool add_one, float eps, Wait&& wait) {
@@ -189,23 +201,13 @@ __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const floa
   wait();
   float inv = 1.0f;
   if (held) {
-    float ss = 0.0f;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t q = tid + int64_t(u) * nthreads;
       hv[u] = q < quads ? ld4(x + 4 * q) : make_float4(0, 0, 0, 0);
     }
     if (norm) {
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        ss = fmaf(hv[u].x, hv[u].x, ss);
-        ss = fmaf(hv[u].y, hv[u].y, ss);
-        ss = fmaf(hv[u].z, hv[u].z, ss);
-        ss = fmaf(hv[u].w, hv[u].w, ss);
-      }
-    }
-    if (norm) {
-      ss = block_sum(ss, scratch);
+      const float ss = block_sum(add_squares(hv, 0.0f), scratch);
       inv = 1.0f / sqrtf(ss / float(cols) + eps);
     }
   } else if (norm) {
@@ -218,13 +220,7 @@ __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const floa
           const int64_t q = q0 + int64_t(u) * nthreads;
           v[u] = q < quads ? ld4(x + 4 * q) : make_float4(0, 0, 0, 0);
         }
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) {
-          ss = fmaf(v[u].x, v[u].x, ss);
-          ss = fmaf(v[u].y, v[u].y, ss);
-          ss = fmaf(v[u].z, v[u].z, ss);
-          ss = fmaf(v[u].w, v[u].w, ss);
-        }
+        ss = add_squares(v, ss);
       }
     } else {
       for (int64_t c = tid; c < cols; c += nthreads) ss = fmaf(x[c], x[c], ss);
