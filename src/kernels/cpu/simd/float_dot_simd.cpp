@@ -116,18 +116,25 @@ struct Accumulator16 {
   HWY_INLINE Accumulator16()
       : s0(hn::Zero(DF())), s1(hn::Zero(DF())), s2(hn::Zero(DF())), s3(hn::Zero(DF())) {}
 
-  HWY_INLINE void add16(const float* a, const float* x) {
+  // Adds a run of 16 consecutive elements, value(o) giving elements [o, o + N) of the run (a
+  // vector target: N >= 4): lane l gets element l of the run.
+  template <class Value>
+  HWY_INLINE void add_run(const Value& value, const float* x) {
     constexpr size_t N = hn::MaxLanes(DF());
     const DF d;
-    if constexpr (N < 4) {
+    s0 = hn::Add(s0, hn::Mul(value(0), hn::LoadU(d, x)));
+    if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(value(N), hn::LoadU(d, x + N)));
+    if constexpr (N <= 4) {
+      s2 = hn::Add(s2, hn::Mul(value(2 * N), hn::LoadU(d, x + 2 * N)));
+      s3 = hn::Add(s3, hn::Mul(value(3 * N), hn::LoadU(d, x + 3 * N)));
+    }
+  }
+
+  HWY_INLINE void add16(const float* a, const float* x) {
+    if constexpr (hn::MaxLanes(DF()) < 4) {
       for (size_t l = 0; l < kLanes; ++l) lanes[l] += a[l] * x[l];
     } else {
-      s0 = hn::Add(s0, hn::Mul(hn::LoadU(d, a), hn::LoadU(d, x)));
-      if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(hn::LoadU(d, a + N), hn::LoadU(d, x + N)));
-      if constexpr (N <= 4) {
-        s2 = hn::Add(s2, hn::Mul(hn::LoadU(d, a + 2 * N), hn::LoadU(d, x + 2 * N)));
-        s3 = hn::Add(s3, hn::Mul(hn::LoadU(d, a + 3 * N), hn::LoadU(d, x + 3 * N)));
-      }
+      add_run([&](size_t o) { return hn::LoadU(DF(), a + o); }, x);
     }
   }
 
@@ -176,10 +183,7 @@ HWY_INLINE VF decode_chunk(const uint8_t* b, size_t k, VF scale, VF minimum) {
 // Q8_0, Q4_0 and Q4_1 rows: decoded straight into the 16 lane accumulators.
 template <DType t>
 HWY_INLINE float dot_small_blocks(const uint8_t* row, const float* x, int64_t n) {
-  constexpr size_t N = hn::MaxLanes(DF());
   Accumulator16 acc;
-  VF s0 = acc.s0, s1 = acc.s1, s2 = acc.s2, s3 = acc.s3;
-  // Decoded straight into the 16 lane accumulators.
   const DF d;
   const int64_t bytes = t == DType::Q8_0 ? 34 : t == DType::Q4_0 ? 18 : 20;
   for (int64_t blk = 0; blk < n / 32; ++blk) {
@@ -189,38 +193,10 @@ HWY_INLINE float dot_small_blocks(const uint8_t* row, const float* x, int64_t n)
     std::memcpy(h, b, 4);
     const VF scale = hn::Set(d, half_scale(h[0]));
     const VF minimum = hn::Set(d, t == DType::Q4_1 ? half_scale(h[1]) : 0.0f);
-    for (size_t k = 0; k < 32; k += kLanes) {
-      s0 = hn::Add(s0, hn::Mul(decode_chunk<t>(b, k, scale, minimum), hn::LoadU(d, xb + k)));
-      if constexpr (N <= 8)
-        s1 = hn::Add(s1,
-                     hn::Mul(decode_chunk<t>(b, k + N, scale, minimum), hn::LoadU(d, xb + k + N)));
-      if constexpr (N <= 4) {
-        s2 = hn::Add(s2, hn::Mul(decode_chunk<t>(b, k + 2 * N, scale, minimum),
-                                 hn::LoadU(d, xb + k + 2 * N)));
-        s3 = hn::Add(s3, hn::Mul(decode_chunk<t>(b, k + 3 * N, scale, minimum),
-                                 hn::LoadU(d, xb + k + 3 * N)));
-      }
-    }
+    for (size_t k = 0; k < 32; k += kLanes)
+      acc.add_run([&](size_t o) { return decode_chunk<t>(b, k + o, scale, minimum); }, xb + k);
   }
-  acc.s0 = s0;
-  acc.s1 = s1;
-  acc.s2 = s2;
-  acc.s3 = s3;
   return acc.sum();
-}
-
-// Adds a run of 16 consecutive elements, value(o) giving elements [o, o + N) of the run, to the
-// lane accumulators: lane l gets element l of the run, as Accumulator16::add16 does.
-template <class Value>
-HWY_INLINE void add_run(VF& s0, VF& s1, VF& s2, VF& s3, const Value& value, const float* x) {
-  constexpr size_t N = hn::MaxLanes(DF());
-  const DF d;
-  s0 = hn::Add(s0, hn::Mul(value(0), hn::LoadU(d, x)));
-  if constexpr (N <= 8) s1 = hn::Add(s1, hn::Mul(value(N), hn::LoadU(d, x + N)));
-  if constexpr (N <= 4) {
-    s2 = hn::Add(s2, hn::Mul(value(2 * N), hn::LoadU(d, x + 2 * N)));
-    s3 = hn::Add(s3, hn::Mul(value(3 * N), hn::LoadU(d, x + 3 * N)));
-  }
 }
 
 // N bytes at p as int32 lanes.
@@ -236,7 +212,7 @@ template <DType t>
 HWY_INLINE float dot_k_blocks(const uint8_t* row, const float* x, int64_t n) {
   const DF d;
   const hn::Rebind<int32_t, DF> di;
-  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  Accumulator16 acc;
   for (int64_t blk = 0; blk < n / quant::QK_K; ++blk) {
     const float* xb = x + quant::QK_K * blk;
     if constexpr (t == DType::Q6_K) {
@@ -251,8 +227,7 @@ HWY_INLINE float dot_k_blocks(const uint8_t* row, const float* x, int64_t n) {
           for (int s = 0; s < 2; ++s) {
             const VF scale = hn::Set(d, dd * float(sc[s + 2 * k]));
             const int l0 = 16 * s;
-            add_run(
-                s0, s1, s2, s3,
+            acc.add_run(
                 [&](size_t o) {
                   const auto lb = bytes_at(ql + l0 + int(o) + 32 * (k & 1));
                   const auto lo = k < 2 ? hn::And(lb, hn::Set(di, 15)) : hn::ShiftRight<4>(lb);
@@ -279,8 +254,7 @@ HWY_INLINE float dot_k_blocks(const uint8_t* row, const float* x, int64_t n) {
           const uint8_t* q = b.qs + 32 * g;
           for (int s = 0; s < 2; ++s) {
             const int l0 = 16 * s;
-            add_run(
-                s0, s1, s2, s3,
+            acc.add_run(
                 [&](size_t o) {
                   const auto qb = bytes_at(q + l0 + int(o));
                   auto v = nib == 0 ? hn::And(qb, hn::Set(di, 15)) : hn::ShiftRight<4>(qb);
@@ -298,11 +272,6 @@ HWY_INLINE float dot_k_blocks(const uint8_t* row, const float* x, int64_t n) {
       }
     }
   }
-  Accumulator16 acc;
-  acc.s0 = s0;
-  acc.s1 = s1;
-  acc.s2 = s2;
-  acc.s3 = s3;
   return acc.sum();
 }
 
