@@ -4,6 +4,7 @@
 # logs under gpu-out/, packed into $OUT/gpu-dev.tgz when $OUT is set; a summary last.
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
 # DECODE_ARGS are extra decode-bench arguments. GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs,
+# "sanitize": compute-sanitizer memcheck/racecheck (scripts/gpu-sanitize.sh, SANITIZE_EACH_S per run),
 # "ncu": Nsight Compute on chosen kernels (NCU_CASES), "ncutoken": every kernel of a few decode
 # tokens timed alone (NCU_TOKEN_DTYPE), and
 # "peerprep": llama.cpp's CUDA tools built and the peer's GGUF files written in the background at
@@ -69,6 +70,7 @@ want ncutoken && run ncu-token 200 ncu --clock-control none --metrics gpu__time_
 want decode && run decode 130 build-gpu/bench/decode/stagefence_decode_bench ${DECODE_ARGS:-} --json "$out/decode.json"
 want nopdl && STAGEFENCE_PDL=0 run decode_nopdl 60 build-gpu/bench/decode/stagefence_decode_bench --dtypes bf16 \
   --contexts 1024 --json "$out/decode_nopdl.json"
+want sanitize && SANITIZE_EACH_S=${SANITIZE_EACH_S:-100} run sanitize 420 bash scripts/gpu-sanitize.sh "$out"
 want costs && run costs 60 build-gpu/bench/runtime_costs/runtime_costs
 want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
   --contexts 1024 --json "$out/smol.json"
@@ -85,6 +87,7 @@ want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape 
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
   want costs && { echo "== runtime costs"; tail -25 "$out/costs.log"; }
+  want sanitize && { echo "== compute-sanitizer"; cat "$out/sanitize.log"; }
   for f in "$out"/ncu-*.log; do
     [[ -f $f && $f != *ncu-token* ]] || continue
     echo "== $(basename "$f" .log)"

@@ -11,6 +11,68 @@
 #include "kernels/params/fused_decode.hpp"
 
 namespace stagefence::kernels::cuda {
+
+namespace stream {
+namespace {
+
+struct Residency {
+  std::mutex mu;
+  std::unordered_map<uint64_t, int64_t> blocks;      // key: (kernel, smem, device) hashed
+  std::unordered_map<uint64_t, int64_t> smem_limit;  // key: (kernel, device): the attribute set
+};
+
+uint64_t mix(const void* kernel, uint64_t v) {
+  return (reinterpret_cast<uintptr_t>(kernel) * 0x9E3779B97F4A7C15ull) ^ v;
+}
+
+int64_t resident_blocks(const void* kernel, int64_t smem) {
+  static Residency r;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 1;
+  }
+  std::lock_guard<std::mutex> lock(r.mu);
+  // The kernel's dynamic shared-memory limit only grows: a smaller request after a larger one
+  // must not make the larger launch (already in the cache below) fail.
+  int64_t& limit = r.smem_limit[mix(kernel, uint64_t(device))];
+  if (smem > limit) {
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) ==
+        cudaSuccess)
+      limit = smem;
+    else
+      (void)cudaGetLastError();  // the launch itself reports the error
+  }
+  const uint64_t key = mix(kernel, (uint64_t(smem) << 8) ^ uint64_t(device));
+  if (auto it = r.blocks.find(key); it != r.blocks.end()) return it->second;
+  int sms = 1, per_sm = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, size_t(smem)) !=
+          cudaSuccess) {
+    (void)cudaGetLastError();
+    per_sm = 1;
+  }
+  const int64_t blocks = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
+  r.blocks.emplace(key, blocks);
+  return blocks;
+}
+
+}  // namespace
+
+Launch stream_launch(const void* kernel, int64_t tasks, int64_t smem) {
+  Launch l;
+  l.block = {kThreads, 1, 1};
+  int64_t blocks = (tasks + kWarps - 1) / kWarps;
+  const int64_t cap = resident_blocks(kernel, smem);
+  if (blocks > cap) blocks = cap;
+  if (blocks < 1) blocks = 1;
+  l.grid = {uint32_t(blocks), 1, 1};
+  l.shared_bytes = uint32_t(smem);
+  return l;
+}
+
+}  // namespace stream
+
 namespace {
 
 using namespace stream;
@@ -250,51 +312,6 @@ __global__ void __launch_bounds__(kThreads) glu_kernel(KernelArgs a) {
                                             true, (p.flags & kNormAddOne) != 0, p.eps,
                                             [] { grid_dependency_wait(); });
                       });
-}
-
-// ---- launch rules ----
-// A persistent grid: as many blocks as fit on the device at once (asked once per kernel and
-// shared-memory size), never more than the tasks need.
-struct Residency {
-  std::mutex mu;
-  std::unordered_map<uint64_t, int64_t> blocks;  // key: (kernel, smem) hashed
-};
-
-int64_t resident_blocks(const void* kernel, int64_t smem) {
-  static Residency r;
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 1;
-  }
-  const uint64_t key = (reinterpret_cast<uintptr_t>(kernel) * 0x9E3779B97F4A7C15ull) ^
-                       (uint64_t(smem) << 8) ^ uint64_t(device);
-  std::lock_guard<std::mutex> lock(r.mu);
-  if (auto it = r.blocks.find(key); it != r.blocks.end()) return it->second;
-  int sms = 1, per_sm = 0;
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) !=
-          cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, size_t(smem)) !=
-          cudaSuccess) {
-    (void)cudaGetLastError();
-    per_sm = 1;
-  }
-  const int64_t blocks = int64_t(sms) * (per_sm > 0 ? per_sm : 1);
-  r.blocks.emplace(key, blocks);
-  return blocks;
-}
-
-Launch stream_launch(const void* kernel, int64_t tasks, int64_t smem) {
-  Launch l;
-  l.block = {kThreads, 1, 1};
-  int64_t blocks = (tasks + kWarps - 1) / kWarps;
-  const int64_t cap = resident_blocks(kernel, smem);
-  if (blocks > cap) blocks = cap;
-  if (blocks < 1) blocks = 1;
-  l.grid = {uint32_t(blocks), 1, 1};
-  l.shared_bytes = uint32_t(smem);
-  return l;
 }
 
 template <typename T>

@@ -320,6 +320,12 @@ __device__ Acts load_acts(uint8_t* smem, const float* __restrict__ x, const floa
   return a;
 }
 
+// ---- the launch ----
+// A persistent grid of kThreads-thread blocks: as many as fit on the device at once for
+// `kernel` with `smem` bytes of shared memory (asked once per pair), never more than `tasks`
+// need at kWarps tasks per block.
+Launch stream_launch(const void* kernel, int64_t tasks, int64_t smem);
+
 // ---- the task loop ----
 // A team of warps shares each of its tasks: warp `index` of a team of `size` (1 or 2) streams
 // part `index` of every row (two parts split at a whole alignment), and the second warp's sums

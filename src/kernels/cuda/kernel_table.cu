@@ -8,6 +8,7 @@ const std::vector<CudaKernelEntry>& cuda_forward_kernel_table() {
     append_embed_kernels(t);
     append_rmsnorm_kernels(t);
     append_matvec_kernels(t);
+    append_matvec_stream_kernels(t);
     append_matmul_kernels(t);
     append_rope_kernels(t);
     append_kv_store_kernels(t);

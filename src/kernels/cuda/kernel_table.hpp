@@ -2,6 +2,7 @@
 // standalone check-and-benchmark harness (bench/cuda_kernels) can reach them.
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "stagefence/kernel.hpp"
@@ -25,6 +26,11 @@ const std::vector<CudaKernelEntry>& cuda_forward_kernel_table();
 void append_embed_kernels(std::vector<CudaKernelEntry>& table);
 void append_rmsnorm_kernels(std::vector<CudaKernelEntry>& table);
 void append_matvec_kernels(std::vector<CudaKernelEntry>& table);
+// The weight types whose "matvec.<wt>" runs on the streaming engine (matvec_stream.cu) instead.
+constexpr bool matvec_streams(std::string_view weight_type) {
+  return weight_type == "q8_0" || weight_type == "q6_k";
+}
+void append_matvec_stream_kernels(std::vector<CudaKernelEntry>& table);
 void append_matmul_kernels(std::vector<CudaKernelEntry>& table);
 void append_rope_kernels(std::vector<CudaKernelEntry>& table);
 void append_kv_store_kernels(std::vector<CudaKernelEntry>& table);

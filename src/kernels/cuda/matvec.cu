@@ -355,9 +355,11 @@ Launch matvec_launch(const KernelArgs& a) {
 void append_matvec_kernels(std::vector<CudaKernelEntry>& t) {
   for_each_weight_type([&](auto tag) {
     using W = decltype(tag);
-    static const std::string name = std::string("matvec.") + W::kName;
-    t.push_back({name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>), &matvec_launch<W>,
-                 nullptr, true});
+    if constexpr (!matvec_streams(W::kName)) {
+      static const std::string name = std::string("matvec.") + W::kName;
+      t.push_back({name.c_str(), reinterpret_cast<const void*>(&matvec_kernel<W>),
+                   &matvec_launch<W>, nullptr, true});
+    }
   });
 }
 

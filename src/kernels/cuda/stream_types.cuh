@@ -15,6 +15,7 @@ namespace stagefence::kernels::cuda::stream {
 // int8 with d[cols/32] and sum[cols/32].
 struct Acts {
   const float* f = nullptr;
+  bool aligned = true;  // f is 16-byte aligned (f32 values read from global memory may not be)
   const int8_t* q = nullptr;
   const float* d = nullptr;
   const int* sum = nullptr;
