@@ -133,7 +133,75 @@ TEST_P(SimdQ8Dot, BitIdenticalToScalarAndNearDoubleReference) {
       }
       EXPECT_NEAR(double(got), ref, 1e-5 * mag + 1e-6) << "row " << r;
     }
+    // Several rows per call: the rows forwards then backwards (two passes of eight and a tail
+    // of two), each bit-identical to its single-row scalar value.
+    std::vector<const uint8_t*> rows;
+    for (int64_t r = 0; r < 2 * kRows; ++r)
+      rows.push_back(w.data() + uint64_t(r < kRows ? r : 2 * kRows - 1 - r) * row_bytes);
+    std::vector<float> out(rows.size());
+    simd::dot_q8_rows(type, rows.data(), int64_t(rows.size()), xq.data(), cols, out.data());
+    for (size_t i = 0; i < rows.size(); ++i)
+      EXPECT_EQ(bits(out[i]), bits(cpu::dot_q8_row(type, rows[i], xq.data(), cols)))
+          << "dot_q8_rows entry " << i;
   });
+}
+
+// Random weight bytes (every code, the extreme ones included; block scales kept finite) against
+// extreme activations: all ±127, random codes, and -128 where the weight type's SIMD dot allows it
+// (Q8_0's sign trick needs |q| <= 127, the quantiser's range). Catches int16 saturation.
+TEST(SimdQ8Dot, ExtremeCodesBitIdenticalToScalar) {
+  for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q4_K, DType::Q5_K,
+                     DType::Q6_K}) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    constexpr int64_t kRows = 11, kCols = 512;
+    const uint64_t row_bytes = dtype_bytes(type, kCols);
+    const bool k_quant = type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+    const uint64_t block_bytes = dtype_bytes(type, k_quant ? 256 : 32);
+    std::mt19937 rng(7 + uint32_t(type));
+    std::vector<uint8_t> w(row_bytes * kRows);
+    for (uint8_t& b : w) b = uint8_t(rng());
+    for (int64_t r = 0; r < 3; ++r)  // rows of the largest codes: all bits set, then all 0x80
+      std::memset(w.data() + uint64_t(r) * row_bytes,
+                  r == 0   ? 0xff
+                  : r == 1 ? 0x80
+                           : 0x7f,
+                  row_bytes);
+    const uint16_t scales[4] = {0x3c00, 0xb800, 0x2e66, 0x0201};  // 1, -0.5, 0.1, subnormal
+    for (uint64_t b = 0; b < w.size() / block_bytes; ++b) {
+      uint8_t* blk = w.data() + b * block_bytes;
+      const uint64_t at = type == DType::Q6_K ? 208 : 0;
+      std::memcpy(blk + at, &scales[b % 4], 2);
+      if (type == DType::Q4_1 || type == DType::Q4_K || type == DType::Q5_K)
+        std::memcpy(blk + 2, &scales[(b + 1) % 4], 2);
+    }
+    const int lowest = type == DType::Q8_0 ? -127 : -128;
+    std::vector<ActBlockQ8> xq(kCols / kActBlock);
+    for (size_t g = 0; g < xq.size(); ++g) {
+      ActBlockQ8& blk = xq[g];
+      blk.d = 0.01f * float(g + 1);
+      blk.sum = 0;
+      for (int i = 0; i < kActBlock; ++i) {
+        int q = 0;
+        if (g % 3 == 0) q = (i % 2) ? 127 : lowest;
+        if (g % 3 == 1) q = lowest + int(rng() % uint32_t(127 - lowest + 1));
+        if (g % 3 == 2) q = (i % 3) ? lowest : 127;
+        blk.q[i] = int8_t(q);
+        blk.sum += q;
+      }
+    }
+    std::vector<const uint8_t*> rows;
+    for (int64_t r = 0; r < kRows; ++r) rows.push_back(w.data() + uint64_t(r) * row_bytes);
+    std::vector<float> out(rows.size());
+    for_each_target([&] {
+      simd::dot_q8_rows(type, rows.data(), kRows, xq.data(), kCols, out.data());
+      for (int64_t r = 0; r < kRows; ++r) {
+        const float want = cpu::dot_q8_row(type, rows[size_t(r)], xq.data(), kCols);
+        EXPECT_EQ(bits(simd::dot_q8_row(type, rows[size_t(r)], xq.data(), kCols)), bits(want))
+            << "row " << r;
+        EXPECT_EQ(bits(out[size_t(r)]), bits(want)) << "dot_q8_rows row " << r;
+      }
+    });
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

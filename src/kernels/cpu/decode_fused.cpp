@@ -1,5 +1,6 @@
 // "mv.<wt>", "qkv.<wt>", "glu.<wt>" and "attn.decode.hd<N>" on the CPU: the reference for the
 // fused decode kernels (src/kernels/params/*.hpp), written as the unfused kernels compose.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -43,7 +44,17 @@ struct Activations {
     if (is_q8_activation_type(wt)) return simd::dot_q8_row(wt, row, q.data(), n);
     return simd::row_dot(wt)(row, f.data(), n);
   }
+
+  // out[i] = dot(wt, rows[i], n) for i < count (the q8 dots of several rows share activation
+  // loads; the values are the same as row by row).
+  void dots(DType wt, const uint8_t* const* rows, int64_t count, int64_t n, float* out) const {
+    if (is_q8_activation_type(wt)) return simd::dot_q8_rows(wt, rows, count, q.data(), n, out);
+    for (int64_t i = 0; i < count; ++i) out[i] = simd::row_dot(wt)(rows[i], f.data(), n);
+  }
 };
+
+// Rows per dots() call in the decode kernels: four passes of eight.
+constexpr int64_t kRowChunk = 32;
 
 template <DType kType>
 void mv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint64_t block_end) {
@@ -56,11 +67,18 @@ void mv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uint
   float* y = args.p<float>(2);
   const float* bias = args.p<const float>(3);
   const ItemRange range = items_of_blocks(p.rows, launch, block_begin, block_end);
-  for (int64_t r = range.begin; r < range.end; ++r) {
-    float v = acts.dot(kType, w + uint64_t(r) * row_bytes, p.cols);
-    if (p.flags & kMvBias) v += bias[r];
-    if (p.flags & kMvAccumulate) v += y[r];
-    y[r] = v;
+  const uint8_t* rows[kRowChunk];
+  float v[kRowChunk];
+  for (int64_t r0 = range.begin; r0 < range.end; r0 += kRowChunk) {
+    const int64_t count = std::min(kRowChunk, range.end - r0);
+    for (int64_t i = 0; i < count; ++i) rows[i] = w + uint64_t(r0 + i) * row_bytes;
+    acts.dots(kType, rows, count, p.cols, v);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t r = r0 + i;
+      if (p.flags & kMvBias) v[i] += bias[r];
+      if (p.flags & kMvAccumulate) v[i] += y[r];
+      y[r] = v[i];
+    }
   }
 }
 
@@ -92,37 +110,52 @@ void qkv(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uin
   const bool bias = (p.flags & kQkvBias) != 0;
   float* q_out = args.p<float>(9);
   const ItemRange range = items_of_blocks(q_tasks + 2 * k_tasks, launch, block_begin, block_end);
-  for (int64_t task = range.begin; task < range.end; ++task) {
-    int seg = 0;
-    int64_t t = task;
-    if (t >= q_tasks) {
-      t -= q_tasks;
-      seg = 1;
-      if (t >= k_tasks) {
-        t -= k_tasks;
-        seg = 2;
+  // Tasks in chunks of kRowChunk / 2: their rows' dots first, through one dots() call.
+  constexpr int64_t kTasks = kRowChunk / 2;
+  const uint8_t* rows[kRowChunk];
+  float dot_out[kRowChunk];
+  for (int64_t t0 = range.begin; t0 < range.end; t0 += kTasks) {
+    const int64_t chunk = std::min(kTasks, range.end - t0);
+    for (int pass = 0; pass < 2; ++pass) {
+      if (pass == 1) acts.dots(kType, rows, 2 * chunk, p.dim, dot_out);
+      for (int64_t task = t0; task < t0 + chunk; ++task) {
+        const int64_t slot = task - t0;
+        int seg = 0;
+        int64_t t = task;
+        if (t >= q_tasks) {
+          t -= q_tasks;
+          seg = 1;
+          if (t >= k_tasks) {
+            t -= k_tasks;
+            seg = 2;
+          }
+        }
+        const int head = int(t / half), j = int(t % half);
+        const RopePair pair = seg == 2 ? RopePair{2 * j, 2 * j + 1, 0, false}
+                                       : rope_pair(j, hd, p.rot_dim, p.rope_mode);
+        const int64_t ra = int64_t(head) * hd + pair.first, rb = int64_t(head) * hd + pair.second;
+        const uint8_t* w = args.p<const uint8_t>(seg);
+        if (pass == 0) {
+          rows[2 * slot] = w + uint64_t(ra) * row_bytes;
+          rows[2 * slot + 1] = w + uint64_t(rb) * row_bytes;
+          continue;
+        }
+        float va = dot_out[2 * slot], vb = dot_out[2 * slot + 1];
+        if (bias) {
+          const float* b = args.p<const float>(5 + seg);
+          va += b[ra];
+          vb += b[rb];
+        }
+        if (pair.rotated) rotate(va, vb, pair.freq, p.rot_dim, pos, p.theta_base, p.freq_scale);
+        if (seg == 0) {
+          q_out[ra] = va;
+          q_out[rb] = vb;
+        } else if (pos >= 0 && pos < p.cap) {
+          uint16_t* dst = args.p<uint16_t>(9 + seg) + (int64_t(head) * p.cap + pos) * hd;
+          dst[pair.first] = quant::float_to_half(va);
+          dst[pair.second] = quant::float_to_half(vb);
+        }
       }
-    }
-    const int head = int(t / half), j = int(t % half);
-    const RopePair pair =
-        seg == 2 ? RopePair{2 * j, 2 * j + 1, 0, false} : rope_pair(j, hd, p.rot_dim, p.rope_mode);
-    const int64_t ra = int64_t(head) * hd + pair.first, rb = int64_t(head) * hd + pair.second;
-    const uint8_t* w = args.p<const uint8_t>(seg);
-    float va = acts.dot(kType, w + uint64_t(ra) * row_bytes, p.dim);
-    float vb = acts.dot(kType, w + uint64_t(rb) * row_bytes, p.dim);
-    if (bias) {
-      const float* b = args.p<const float>(5 + seg);
-      va += b[ra];
-      vb += b[rb];
-    }
-    if (pair.rotated) rotate(va, vb, pair.freq, p.rot_dim, pos, p.theta_base, p.freq_scale);
-    if (seg == 0) {
-      q_out[ra] = va;
-      q_out[rb] = vb;
-    } else if (pos >= 0 && pos < p.cap) {
-      uint16_t* dst = args.p<uint16_t>(9 + seg) + (int64_t(head) * p.cap + pos) * hd;
-      dst[pair.first] = quant::float_to_half(va);
-      dst[pair.second] = quant::float_to_half(vb);
     }
   }
 }
@@ -144,15 +177,28 @@ void glu(const KernelArgs& args, const Launch& launch, uint64_t block_begin, uin
   const uint8_t* wu = args.p<const uint8_t>(1);
   float* out = args.p<float>(4);
   const ItemRange range = items_of_blocks(p.ffn, launch, block_begin, block_end);
-  for (int64_t i = range.begin; i < range.end; ++i) {
-    const float g = acts.dot(kType, wg + uint64_t(i) * row_bytes, p.dim);
-    const float u = acts.dot(kType, wu + uint64_t(i) * row_bytes, p.dim);
-    if (p.act == 0) {
-      out[i] = g / (1.0f + std::exp(-g)) * u;
-    } else {
-      constexpr float kSqrt2OverPi = 0.7978845608028654f;
-      const float z = kSqrt2OverPi * (g + 0.044715f * g * g * g);
-      out[i] = g / (1.0f + std::exp(-2.0f * z)) * u;
+  // Gate and up rows in chunks of kRowChunk / 2 each, through one dots() call.
+  constexpr int64_t kPairs = kRowChunk / 2;
+  const uint8_t* rows[kRowChunk];
+  float dot_out[kRowChunk];
+  for (int64_t i0 = range.begin; i0 < range.end; i0 += kPairs) {
+    const int64_t count = std::min(kPairs, range.end - i0);
+    for (int64_t k = 0; k < count; ++k) {
+      rows[k] = wg + uint64_t(i0 + k) * row_bytes;
+      rows[count + k] = wu + uint64_t(i0 + k) * row_bytes;
+    }
+    acts.dots(kType, rows, 2 * count, p.dim, dot_out);
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t i = i0 + k;
+      const float g = dot_out[k];
+      const float u = dot_out[count + k];
+      if (p.act == 0) {
+        out[i] = g / (1.0f + std::exp(-g)) * u;
+      } else {
+        constexpr float kSqrt2OverPi = 0.7978845608028654f;
+        const float z = kSqrt2OverPi * (g + 0.044715f * g * g * g);
+        out[i] = g / (1.0f + std::exp(-2.0f * z)) * u;
+      }
     }
   }
 }
