@@ -181,8 +181,8 @@ __global__ void __launch_bounds__(kThreads) matvec_stream_kernel(KernelArgs a) {
   constexpr int kRows = TS::kTaskRows;
   const MatvecParams p = a.params<MatvecParams>();
   const int64_t units = p.cols / TS::kUnitElems;
-  const Epi<kRows> epi{a.p<const uint8_t>(0), units * TS::kUnitBytes, p.rows, a.p<float>(2),
-                a.p<const float>(3),   uint32_t(p.flags)};
+  const Epi<kRows> epi{a.p<const uint8_t>(0), units * TS::kUnitBytes, p.rows,
+                       a.p<float>(2),         a.p<const float>(3),    uint32_t(p.flags)};
   const float* x = a.p<const float>(1);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int vec = copy_width(reinterpret_cast<uintptr_t>(epi.w), epi.row_bytes);
