@@ -1,9 +1,10 @@
 // Device-side loops (stagefence/loop.hpp): a buffer's dispatches run while its loop word is
 // set, bounded by max_iterations; loop_control publishes to the channel and clears the word;
 // a failing dispatch ends the loop and fails the buffer with its stage's name.
+#include "stagefence/loop.hpp"
+
 #include <gtest/gtest.h>
 
-#include "stagefence/loop.hpp"
 #include "test_support.hpp"
 
 namespace {
