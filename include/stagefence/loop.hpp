@@ -25,9 +25,9 @@ class LoopChannel {
   explicit LoopChannel(std::shared_ptr<Memory> memory);
 
   uint32_t capacity() const;
-  uint64_t published() const;        // tokens written so far (acquire)
-  int32_t token(uint64_t i) const;   // i < published()
-  LoopStop stop_reason() const;      // set by the device when it clears the condition
+  uint64_t published() const;       // tokens written so far (acquire)
+  int32_t token(uint64_t i) const;  // i < published()
+  LoopStop stop_reason() const;     // set by the device when it clears the condition
   // The loop ends after the iteration that sees it (that iteration's token is still published).
   void cancel() const;
   bool cancel_requested() const;
