@@ -2,6 +2,7 @@
 // the scalar definitions: a 1536 x 768 weight matrix times one activation vector, per weight
 // type, in G multiply-adds per second of the thread's CPU time (best of the repetitions). The
 // "reference" column is the scalar C++ definition; the last, Highway's one-lane fallback target.
+// "f32r" rows: all rows through one row_dots call (f32 activations, as the matvec kernels call it).
 // "q8r" rows: all rows through one dot_q8_rows call, as the decode kernels call it.
 //   ./build/bench/cpu_simd/cpu_simd [--reps N]
 #include <algorithm>
@@ -116,6 +117,22 @@ int main(int argc, char** argv) {
                          return simd::dot_q8_row(type, w.data() + r * rb, xq.data(), kCols);
                        })
                : gmacs(reps, [&](int r) { return row_dot(w.data() + r * rb, x.data(), kCols); });
+        std::printf(" %10.2f", v);
+      }
+      simd::use_target(targets.front());
+      std::printf("\n");
+    }
+    {  // f32 activations, every row through one row_dots call (the logits head's matvec)
+      std::vector<const uint8_t*> rows(kRows);
+      for (int r = 0; r < kRows; ++r) rows[size_t(r)] = w.data() + uint64_t(r) * rb;
+      std::vector<float> out(kRows);
+      std::printf("%-6s %-4s %10s", std::string(sf::dtype_name(type)).c_str(), "f32r", "-");
+      for (int64_t t : targets) {
+        simd::use_target(t);
+        const double v = gmacs_all(reps, [&] {
+          simd::row_dots(type, rows.data(), kRows, x.data(), kCols, out.data());
+          return out[0];
+        });
         std::printf(" %10.2f", v);
       }
       simd::use_target(targets.front());

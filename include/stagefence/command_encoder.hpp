@@ -45,10 +45,6 @@ struct StageMark {
 };
 using StageMarks = std::shared_ptr<const std::vector<StageMark>>;
 
-// A host wait's limit; unset: the device's deadline (DeviceOptions::wait_timeout, else
-// STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
-using WaitTimeout = std::optional<std::chrono::nanoseconds>;
-
 // A params struct a kernel reads with KernelArgs::params<P>() (kernel_args.hpp).
 template <typename P>
 concept KernelParamBlock = std::is_class_v<P> && std::is_trivially_copyable_v<P> &&

@@ -4,9 +4,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace stagefence {
+
+// A host wait's limit; unset: the device's deadline (DeviceOptions::wait_timeout, else
+// STAGEFENCE_WAIT_TIMEOUT_MS, else 60 s).
+using WaitTimeout = std::optional<std::chrono::nanoseconds>;
 
 struct FenceState;  // src/core
 
@@ -21,9 +26,10 @@ class Fence {
 
   // Highest value known signalled on the host side.
   uint64_t completed_value() const;
-  // Blocks until the fence reaches `value`. Throws FencePoisoned (with the producer's error) if
-  // the producer of a value <= `value` failed, and Timeout naming the fence and value.
-  void wait(uint64_t value, std::chrono::nanoseconds timeout = std::chrono::seconds(60)) const;
+  // Blocks until the fence reaches `value`, for at most `timeout` (unset: the deadline of the
+  // device that made the fence). Throws FencePoisoned (with the producer's error) if the
+  // producer of a value <= `value` failed, and Timeout naming the fence and value.
+  void wait(uint64_t value, WaitTimeout timeout = {}) const;
   // Signals from the host. Values never go down: a lower value is ignored.
   void signal(uint64_t value) const;
 

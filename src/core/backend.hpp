@@ -20,6 +20,8 @@ class QueueImpl {
   virtual ~QueueImpl() = default;
   virtual void submit(std::shared_ptr<CommandBuffer> cb) = 0;  // never blocks on GPU work
   virtual void drain() = 0;  // blocks until everything submitted so far has completed
+  // The queue is going away: buffers still held on a fence wait end now, with an error.
+  virtual void cancel_waits() = 0;
 };
 
 // Backend-specific part of a fence (for CUDA: a device timeline word or an event).

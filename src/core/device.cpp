@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 
+#include "core/abandoned.hpp"
 #include "core/builtin_kernels.hpp"
 #include "core/command_buffer.hpp"
 #include "core/device_core.hpp"
@@ -28,7 +30,34 @@ QueueState::QueueState(std::shared_ptr<Backend> b, std::shared_ptr<Watchdog> w, 
 }
 
 QueueState::~QueueState() {
+  std::shared_ptr<CommandBuffer> last;
+  {
+    std::lock_guard<std::mutex> lock(last_mu_);
+    last = last_.lock();
+  }
+  impl->cancel_waits();  // a buffer held on a fence wait ends now instead of at the deadline
+  const auto limit = watchdog->deadline();
+  if (last && !last->wait_finished(limit)) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(limit).count();
+    const std::string reason = "queue '" + name + "' was destroyed while command buffer " +
+                               last->display_name() + " had not completed within " +
+                               std::to_string(ms) +
+                               " ms; its work cannot be stopped, so the queue and the device's "
+                               "memory are kept until the process exits";
+    watchdog->note_abandoned(reason);
+    std::fprintf(stderr, "stagefence: %s\n", reason.c_str());
+    keep_forever(std::shared_ptr<QueueImpl>(std::move(impl)));
+    return;
+  }
   impl.reset();
+}
+
+DeviceCore::~DeviceCore() {
+  default_queue.reset();  // first, so an abandoned default queue is seen below
+  if (watchdog && watchdog->abandoned()) {
+    keep_forever(pool);
+    keep_forever(backend);
+  }
 }
 
 void QueueState::note_submitted(const std::shared_ptr<CommandBuffer>& cb) {
@@ -169,6 +198,7 @@ Queue Device::new_queue(const std::string& name) {
 
 std::shared_ptr<FenceState> DeviceCore::make_fence(const std::string& name) {
   auto state = std::make_shared<FenceState>(name);
+  state->default_timeout = watchdog->deadline();
   state->backend = backend->create_fence(*state);
   return state;
 }

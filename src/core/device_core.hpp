@@ -20,7 +20,9 @@ struct CommandBuffer;
 struct QueueState {
   QueueState(std::shared_ptr<Backend> backend, std::shared_ptr<Watchdog> watchdog,
              std::string name);
-  ~QueueState();  // drains committed work first
+  // Drains committed work first, within the device's deadline; past it the backend queue is
+  // kept alive (not joined, nothing freed) and the device marked unusable, so it cannot hang.
+  ~QueueState();
   const uint64_t id;
   const std::string name;
   std::shared_ptr<Backend> backend;
@@ -39,6 +41,7 @@ struct QueueState {
 };
 
 struct DeviceCore {
+  ~DeviceCore();  // keeps the pool alive when a queue had to be abandoned
   std::shared_ptr<Backend> backend;
   std::shared_ptr<BufferPool> pool;
   std::shared_ptr<ResidencyState> residency;

@@ -22,8 +22,9 @@ const std::string& Fence::name() const {
 uint64_t Fence::completed_value() const {
   return require(state_).value();
 }
-void Fence::wait(uint64_t value, std::chrono::nanoseconds timeout) const {
-  require(state_).wait_or_throw(value, timeout);
+void Fence::wait(uint64_t value, WaitTimeout timeout) const {
+  FenceState& s = require(state_);
+  s.wait_or_throw(value, timeout ? *timeout : s.default_timeout);
 }
 void Fence::signal(uint64_t value) const {
   require(state_).signal(value);

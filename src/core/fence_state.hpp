@@ -38,6 +38,8 @@ struct FenceState {
   const uint64_t id;
   const std::string name;
   std::unique_ptr<BackendFence> backend;
+  // What a host wait that names no limit gets: the deadline of the device that made the fence.
+  std::chrono::nanoseconds default_timeout{std::chrono::seconds(60)};
 
  private:
   mutable std::mutex mu_;

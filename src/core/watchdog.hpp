@@ -22,7 +22,16 @@ class Watchdog {
   bool unusable() const { return unusable_.load(std::memory_order_acquire); }
   std::string reason() const;
 
+  // A queue was destroyed with work still running past the deadline and was kept alive instead
+  // (core/abandoned.hpp); the device's memory must then outlive it too.
+  void note_abandoned(const std::string& reason) {
+    abandoned_.store(true, std::memory_order_release);
+    mark_unusable(reason);
+  }
+  bool abandoned() const { return abandoned_.load(std::memory_order_acquire); }
+
  private:
+  std::atomic<bool> abandoned_{false};
   const std::chrono::nanoseconds deadline_;
   std::atomic<bool> unusable_{false};
   mutable std::mutex mu_;

@@ -46,6 +46,10 @@ void CpuQueue::submit(std::shared_ptr<CommandBuffer> cb) {
   cv_.notify_all();
 }
 
+void CpuQueue::cancel_waits() {
+  cancel_waits_ = true;
+}
+
 void CpuQueue::drain() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return fifo_.empty() && !busy_; });

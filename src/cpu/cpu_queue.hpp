@@ -23,6 +23,7 @@ class CpuQueue final : public QueueImpl {
   ~CpuQueue() override;  // runs what was committed; fence waits still pending are cancelled
   void submit(std::shared_ptr<CommandBuffer> cb) override;
   void drain() override;
+  void cancel_waits() override;
 
  private:
   void run();

@@ -90,6 +90,10 @@ void CudaQueue::submit(std::shared_ptr<CommandBuffer> cb) {
   cv_.notify_all();
 }
 
+void CudaQueue::cancel_waits() {
+  cancel_.store(true, std::memory_order_release);
+}
+
 void CudaQueue::drain() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return outstanding_ == 0; });

@@ -39,6 +39,7 @@ class CudaQueue final : public QueueImpl {
   ~CudaQueue() override;
   void submit(std::shared_ptr<CommandBuffer> cb) override;
   void drain() override;
+  void cancel_waits() override;
 
  private:
   struct Inflight {

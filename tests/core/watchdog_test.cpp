@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -213,4 +215,55 @@ TEST(WaitSpin, BadWindowIsRejectedWhenTheDeviceOpens) {
         << e.what();
     EXPECT_TRUE(mentions(e.what(), "microseconds from 0 to 10000")) << e.what();
   }
+}
+
+// A fence wait that names no limit gets the device's deadline, not a fixed one of its own.
+TEST(Watchdog, FenceWaitWithoutALimitHasTheDevicesDeadline) {
+  auto dev = open_cpu(120ms);
+  auto never = dev.new_fence("never.signalled");
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    never.wait(1);
+    ADD_FAILURE() << "a wait for a fence nobody signals returned";
+  } catch (const sf::Error& e) {
+    EXPECT_EQ(e.code(), sf::ErrorCode::Timeout);
+    EXPECT_TRUE(mentions(e.what(), "fence 'never.signalled' did not reach value 1 within 120 ms"))
+        << e.what();
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 120ms);
+  EXPECT_LT(took, 10s);
+}
+
+// Destroying a device whose kernel never ends returns at the deadline: the stuck queue is kept
+// alive (not joined, nothing freed) instead of blocking the destructor forever.
+TEST(Watchdog, DestroyingADeviceWithAStuckKernelReturnsAtTheDeadline) {
+  Release release;
+  auto teardown = std::async(std::launch::async, [] {
+    auto dev = open_cpu(150ms);
+    auto enc = dev.command_encoder();
+    enc.set_label("stuck.at.exit");
+    enc.dispatch(spin_kernel(), {}, {uint64_t(20000)});
+    enc.commit();
+  });
+  const bool returned = teardown.wait_for(10s) == std::future_status::ready;
+  EXPECT_TRUE(returned) << "the device's destructor blocked on a kernel that never ends";
+  g_release = true;
+  teardown.get();
+}
+
+// A queue destroyed while a buffer waits for a fence nobody will signal ends that buffer at
+// once (it never started), without waiting for the deadline.
+TEST(Watchdog, DestroyingAQueueWithABufferHeldOnAFenceReturnsAtOnce) {
+  auto dev = open_cpu(30s);
+  auto never = dev.new_fence("never.signalled");
+  auto enc = std::make_unique<sf::CommandEncoder>(dev.command_encoder(dev.new_queue("side")));
+  enc->set_label("held.at.exit");
+  enc->wait_for(never, 1);
+  enc->dispatch(spin_kernel(), {}, {uint64_t(0)});
+  enc->commit();
+  const auto start = std::chrono::steady_clock::now();
+  enc.reset();  // the last handle of queue 'side'
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_FALSE(dev.lost()) << dev.lost_reason();
 }

@@ -56,3 +56,31 @@ TEST(CudaWatchdog, KernelPastTheDeadlineFailsTheWaitNamingLabelAndFence) {
   EXPECT_NO_THROW(enc.wait(30s));
   EXPECT_EQ(fence.completed_value(), 4u);
 }
+
+// Destroying the device while its kernel still spins returns at the deadline: the stuck queue
+// and the device's memory are kept until exit rather than joined (which would block) or freed
+// (which the running kernel still uses).
+TEST(CudaWatchdog, DestroyingTheDeviceWithAStuckKernelReturnsAtTheDeadline) {
+  sf::DeviceOptions o;
+  o.backend = sf::BackendKind::Cuda;
+  o.wait_timeout = 200ms;
+  std::optional<sf::Device> opened;
+  try {
+    opened = sf::Device::open(o);
+  } catch (const sf::Error& e) {
+    if (e.code() != sf::ErrorCode::Unsupported) throw;
+    GTEST_SKIP() << "no usable CUDA device on this machine";
+  }
+  auto stamp = opened->alloc(16);
+  {
+    auto enc = opened->command_encoder();
+    enc.set_label("gpu.stuck.at.exit");
+    spin(enc, stamp, uint64_t(3'000'000'000));  // 3 s on the GPU clock
+    enc.commit();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  stamp = {};
+  opened.reset();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, 2s) << "the device's destructor waited for a kernel past its deadline";
+}

@@ -250,21 +250,47 @@ TEST_P(SimdFloatDot, BitIdenticalToScalarAndNearDoubleReference) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, SimdFloatDot,
-                         ::testing::Values(FloatCase{DType::F32, 1}, FloatCase{DType::F32, 15},
-                                           FloatCase{DType::F32, 17}, FloatCase{DType::F32, 577},
-                                           FloatCase{DType::F16, 7}, FloatCase{DType::F16, 33},
-                                           FloatCase{DType::F16, 1000}, FloatCase{DType::BF16, 3},
-                                           FloatCase{DType::BF16, 100},
-                                           FloatCase{DType::BF16, 1537}, FloatCase{DType::Q8_0, 32},
-                                           FloatCase{DType::Q8_0, 608}, FloatCase{DType::Q4_0, 96},
-                                           FloatCase{DType::Q4_1, 576}, FloatCase{DType::Q5_0, 160},
-                                           FloatCase{DType::Q4_K, 512}, FloatCase{DType::Q5_K, 256},
-                                           FloatCase{DType::Q6_K, 768}),
-                         [](const auto& info) {
-                           return std::string(dtype_name(info.param.type)) + "_" +
-                                  std::to_string(info.param.n);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Types, SimdFloatDot,
+    ::testing::Values(
+        FloatCase{DType::F32, 1}, FloatCase{DType::F32, 15}, FloatCase{DType::F32, 17},
+        FloatCase{DType::F32, 577}, FloatCase{DType::F16, 7}, FloatCase{DType::F16, 33},
+        FloatCase{DType::F16, 1000}, FloatCase{DType::BF16, 3}, FloatCase{DType::BF16, 100},
+        FloatCase{DType::BF16, 1537}, FloatCase{DType::Q8_0, 32}, FloatCase{DType::Q8_0, 608},
+        FloatCase{DType::Q4_0, 96}, FloatCase{DType::Q4_1, 576}, FloatCase{DType::Q5_0, 160},
+        FloatCase{DType::Q4_K, 512}, FloatCase{DType::Q5_K, 256}, FloatCase{DType::Q6_K, 768},
+        FloatCase{DType::Q4_0, 32}, FloatCase{DType::Q4_1, 32}, FloatCase{DType::Q5_K, 768},
+        FloatCase{DType::Q4_K, 256}, FloatCase{DType::Q6_K, 256}),
+    [](const auto& info) {
+      return std::string(dtype_name(info.param.type)) + "_" + std::to_string(info.param.n);
+    });
+
+// row_dots: several rows per pass (the logits head), each row's value the single-row dot's bits,
+// for row counts that leave every tail of the four-row passes.
+TEST_P(SimdFloatDot, RowsBitIdenticalToSingleRows) {
+  const DType type = GetParam().type;
+  const int64_t n = GetParam().n;
+  const uint64_t rb = dtype_bytes(type, uint64_t(n));
+  constexpr int64_t kMaxRows = 11;
+  std::vector<uint8_t> w;
+  for (int64_t r = 0; r < kMaxRows; ++r) {
+    const std::vector<uint8_t> row = quantize(type, random_floats(n, 101 + uint32_t(r)));
+    w.insert(w.end(), row.begin(), row.end());
+  }
+  const std::vector<float> x = random_floats(n, 13);
+  std::vector<const uint8_t*> rows;
+  for (int64_t r = 0; r < kMaxRows; ++r) rows.push_back(w.data() + uint64_t(r) * rb);
+  for_each_target([&] {
+    for (int64_t count : {int64_t(1), int64_t(3), int64_t(4), int64_t(7), kMaxRows}) {
+      std::vector<float> out(size_t(count), -1.0f);
+      simd::row_dots(type, rows.data() + (kMaxRows - count), count, x.data(), n, out.data());
+      for (int64_t i = 0; i < count; ++i) {
+        const float want = row_codec(type).dot(rows[size_t(kMaxRows - count + i)], x.data(), n);
+        EXPECT_EQ(bits(out[size_t(i)]), bits(want)) << "row " << i << " of " << count;
+      }
+    }
+  });
+}
 
 TEST(SimdFloatDot, NoFunctionForNonWeightTypes) {
   EXPECT_EQ(simd::row_dot(DType::I32), nullptr);

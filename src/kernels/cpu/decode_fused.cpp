@@ -49,7 +49,7 @@ struct Activations {
   // loads; the values are the same as row by row).
   void dots(DType wt, const uint8_t* const* rows, int64_t count, int64_t n, float* out) const {
     if (is_q8_activation_type(wt)) return simd::dot_q8_rows(wt, rows, count, q.data(), n, out);
-    for (int64_t i = 0; i < count; ++i) out[i] = simd::row_dot(wt)(rows[i], f.data(), n);
+    simd::row_dots(wt, rows, count, f.data(), n, out);
   }
 };
 

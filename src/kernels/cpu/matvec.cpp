@@ -1,5 +1,6 @@
 // "matvec.<wt>": y[r] = W[r,:]·x (+ bias[r]) (+ y[r]); one row's dot product is computed whole
 // by one block, so its value never depends on the launch.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -32,14 +33,27 @@ void matvec(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
   const float* x = args.p<const float>(1);
   float* y = args.p<float>(2);
   const float* bias = has_bias ? args.p<const float>(3) : nullptr;
-  const DotFn simd_dot = simd::row_dot(kType);
-  const DotFn dot_row = simd_dot ? simd_dot : row_codec(kType).dot;
   const ItemRange range = items_of_blocks(rows, launch, block_begin, block_end);
-  for (int64_t r = range.begin; r < range.end; ++r) {
-    float acc = dot_row(w + uint64_t(r) * row_bytes, x, cols);
-    if (has_bias) acc += bias[r];
-    if (accumulate) acc += y[r];
-    y[r] = acc;
+  // Rows in chunks through simd::row_dots (several rows share each load of x; every value is
+  // the single-row dot's).
+  constexpr int64_t kChunk = 32;
+  const uint8_t* row_ptr[kChunk];
+  float v[kChunk];
+  for (int64_t r0 = range.begin; r0 < range.end; r0 += kChunk) {
+    const int64_t count = std::min(kChunk, range.end - r0);
+    for (int64_t i = 0; i < count; ++i) row_ptr[i] = w + uint64_t(r0 + i) * row_bytes;
+    if (simd::row_dot(kType)) {
+      simd::row_dots(kType, row_ptr, count, x, cols, v);
+    } else {
+      for (int64_t i = 0; i < count; ++i) v[i] = row_codec(kType).dot(row_ptr[i], x, cols);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t r = r0 + i;
+      float acc = v[i];
+      if (has_bias) acc += bias[r];
+      if (accumulate) acc += y[r];
+      y[r] = acc;
+    }
   }
 }
 

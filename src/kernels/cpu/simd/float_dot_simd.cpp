@@ -14,6 +14,7 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/simd/float_dot_simd.cpp"
+#include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
@@ -297,6 +298,214 @@ float DotBlocks(DType t, const uint8_t* row, const float* x, int64_t n) {
   return acc.sum();
 }
 
+// ---- Several rows per pass (the logits head's matvec) ----
+// Each row's block is first decoded into integer codes (int8, one per element) and per-16-element
+// float scale and minimum, with byte-wide vector operations; then every run of 16 elements
+// loads x once and, for each row, converts its codes, scales them and adds code·scale·x into that
+// row's own 16 lane accumulators. Each value is computed with the operations, in the order, of
+// the single-row decoders above (the code as an exact small integer, then Mul by the scale,
+// then Add / Sub of the minimum), and each row's lanes receive the same values in the same
+// element order, so every row's result has the single-row dot's bits.
+enum class MinOp { kNone, kAdd, kSub };
+
+template <DType t>
+constexpr int64_t block_elems() {
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_1 ? 32 : int64_t(quant::QK_K);
+}
+template <DType t>
+constexpr int64_t block_bytes() {
+  return t == DType::Q8_0   ? 34
+         : t == DType::Q4_0 ? 18
+         : t == DType::Q4_1 ? 20
+         : t == DType::Q4_K ? 144
+         : t == DType::Q5_K ? 176
+                            : 210;
+}
+template <DType t>
+constexpr MinOp min_op() {
+  return t == DType::Q4_1                         ? MinOp::kAdd
+         : (t == DType::Q4_K || t == DType::Q5_K) ? MinOp::kSub
+                                                  : MinOp::kNone;
+}
+
+// One row's decoded block: codes[e] (the exact integer the single-row decoder converts) and,
+// per run of 16 elements, scale and minimum.
+struct Staged {
+  alignas(64) int8_t codes[quant::QK_K];
+  float scale[quant::QK_K / 16];
+  float minimum[quant::QK_K / 16];
+  const int8_t* q;  // codes, or (Q8_0) the block's own bytes
+};
+
+using D8 = hn::CappedTag<uint8_t, 32>;
+
+template <DType t>
+HWY_INLINE void stage_block(const uint8_t* b, Staged& st) {
+  const D8 d8;
+  const size_t L = hn::Lanes(d8);
+  const auto m15 = hn::Set(d8, 15);
+  if constexpr (t == DType::Q8_0) {
+    const float s = half_scale_at(b);
+    st.scale[0] = st.scale[1] = s;
+    st.q = reinterpret_cast<const int8_t*>(b + 2);
+  } else if constexpr (t == DType::Q4_0 || t == DType::Q4_1) {
+    const float s = half_scale_at(b);
+    st.scale[0] = st.scale[1] = s;
+    if constexpr (t == DType::Q4_1) st.minimum[0] = st.minimum[1] = half_scale_at(b + 2);
+    const uint8_t* qs = b + (t == DType::Q4_1 ? 4 : 2);
+    const hn::CappedTag<uint8_t, 16> d16;
+    for (size_t c = 0; c < 16; c += hn::Lanes(d16)) {
+      const auto v = hn::LoadU(d16, qs + c);
+      auto lo = hn::And(v, hn::Set(d16, 15));
+      auto hi = hn::ShiftRight<4>(v);
+      if constexpr (t == DType::Q4_0) {
+        lo = hn::Sub(lo, hn::Set(d16, 8));  // wraps to the int8 code q - 8
+        hi = hn::Sub(hi, hn::Set(d16, 8));
+      }
+      hn::StoreU(lo, d16, reinterpret_cast<uint8_t*>(st.codes) + c);
+      hn::StoreU(hi, d16, reinterpret_cast<uint8_t*>(st.codes) + 16 + c);
+    }
+    st.q = st.codes;
+  } else if constexpr (t == DType::Q6_K) {
+    const float dd = half_scale_at(b + 208);
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    for (int i = 0; i < 16; ++i) st.scale[i] = dd * float(sc[i]);
+    uint8_t* out = reinterpret_cast<uint8_t*>(st.codes);
+    const auto m3 = hn::Set(d8, 3), m12 = hn::Set(d8, 12), m48 = hn::Set(d8, 48),
+               m192 = hn::Set(d8, 192), k32 = hn::Set(d8, 32);
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = b + 64 * half;
+      const uint8_t* qh = b + 128 + 32 * half;
+      uint8_t* o = out + 128 * half;
+      for (size_t c = 0; c < 32; c += L) {
+        const auto a = hn::LoadU(d8, ql + c), a2 = hn::LoadU(d8, ql + 32 + c);
+        const auto h = hn::LoadU(d8, qh + c);
+        const auto q0 = hn::Or(hn::And(a, m15), hn::ShiftLeft<4>(hn::And(h, m3)));
+        const auto q1 = hn::Or(hn::And(a2, m15), hn::ShiftLeft<2>(hn::And(h, m12)));
+        const auto q2 = hn::Or(hn::ShiftRight<4>(a), hn::And(h, m48));
+        const auto q3 = hn::Or(hn::ShiftRight<4>(a2), hn::ShiftRight<2>(hn::And(h, m192)));
+        hn::StoreU(hn::Sub(q0, k32), d8, o + c);  // wraps to the int8 code q - 32
+        hn::StoreU(hn::Sub(q1, k32), d8, o + 32 + c);
+        hn::StoreU(hn::Sub(q2, k32), d8, o + 64 + c);
+        hn::StoreU(hn::Sub(q3, k32), d8, o + 96 + c);
+      }
+    }
+    st.q = st.codes;
+  } else {  // Q4_K, Q5_K
+    constexpr bool kFive = t == DType::Q5_K;
+    const float dd = half_scale_at(b), dmin = half_scale_at(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = b + 16;
+    const uint8_t* qs = b + (kFive ? 48 : 16);
+    uint8_t* out = reinterpret_cast<uint8_t*>(st.codes);
+    for (int sub = 0; sub < 8; ++sub) {
+      uint8_t sc, m;
+      quant::get_scale_min_k4(sub, scales, &sc, &m);
+      st.scale[2 * sub] = st.scale[2 * sub + 1] = dd * sc;
+      st.minimum[2 * sub] = st.minimum[2 * sub + 1] = dmin * m;
+    }
+    const auto k16 = hn::Set(d8, 16);
+    for (int g = 0; g < 4; ++g) {
+      const uint8_t* q = qs + 32 * g;
+      uint8_t* o = out + 64 * g;
+      for (size_t c = 0; c < 32; c += L) {
+        const auto v = hn::LoadU(d8, q + c);
+        auto lo = hn::And(v, m15);
+        auto hi = hn::ShiftRight<4>(v);
+        if constexpr (kFive) {
+          const auto h = hn::LoadU(d8, qh + c);
+          const auto zero = hn::Zero(d8);
+          lo = hn::Or(lo, hn::IfThenElseZero(
+                              hn::Ne(hn::And(h, hn::Set(d8, uint8_t(1u << (2 * g)))), zero), k16));
+          hi = hn::Or(hi, hn::IfThenElseZero(
+                              hn::Ne(hn::And(h, hn::Set(d8, uint8_t(2u << (2 * g)))), zero), k16));
+        }
+        hn::StoreU(lo, d8, o + c);
+        hn::StoreU(hi, d8, o + 32 + c);
+      }
+    }
+    st.q = st.codes;
+  }
+}
+
+// Elements [e, e + N) of a staged row as the single-row decoder computes them.
+template <DType t>
+HWY_INLINE VF staged_value(const Staged& st, size_t e) {
+  const DF d;
+  const hn::Rebind<int32_t, DF> di;
+  const hn::Rebind<int8_t, DF> di8;
+  const VF q = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(di8, st.q + e)));
+  const VF v = hn::Mul(q, hn::Set(d, st.scale[e / 16]));
+  if constexpr (min_op<t>() == MinOp::kAdd) return hn::Add(v, hn::Set(d, st.minimum[e / 16]));
+  if constexpr (min_op<t>() == MinOp::kSub) return hn::Sub(v, hn::Set(d, st.minimum[e / 16]));
+  return v;
+}
+
+template <DType t, int R>
+HWY_INLINE void dot_blocks_rows(const uint8_t* const* rows, const float* x, int64_t n, float* out) {
+  constexpr int64_t E = block_elems<t>(), B = block_bytes<t>();
+  constexpr size_t N = hn::MaxLanes(DF());
+  const DF d;
+  VF s0[R], s1[R], s2[R], s3[R];  // each row's Accumulator16 lanes, kept in registers
+  for (int r = 0; r < R; ++r) s0[r] = s1[r] = s2[r] = s3[r] = hn::Zero(d);
+  Staged st[R];
+  for (int64_t blk = 0; blk < n / E; ++blk) {
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* b = rows[r] + blk * B;
+      hwy::Prefetch(b + 512);  // a few blocks on (a hint: never faults past the end)
+      stage_block<t>(b, st[r]);
+    }
+    const float* xb = x + E * blk;
+    for (size_t e = 0; e < size_t(E); e += kLanes) {
+      const VF x0 = hn::LoadU(d, xb + e);
+      VF x1 = x0, x2 = x0, x3 = x0;
+      if constexpr (N <= 8) x1 = hn::LoadU(d, xb + e + N);
+      if constexpr (N <= 4) {
+        x2 = hn::LoadU(d, xb + e + 2 * N);
+        x3 = hn::LoadU(d, xb + e + 3 * N);
+      }
+      for (int r = 0; r < R; ++r) {
+        s0[r] = hn::Add(s0[r], hn::Mul(staged_value<t>(st[r], e), x0));
+        if constexpr (N <= 8) s1[r] = hn::Add(s1[r], hn::Mul(staged_value<t>(st[r], e + N), x1));
+        if constexpr (N <= 4) {
+          s2[r] = hn::Add(s2[r], hn::Mul(staged_value<t>(st[r], e + 2 * N), x2));
+          s3[r] = hn::Add(s3[r], hn::Mul(staged_value<t>(st[r], e + 3 * N), x3));
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    Accumulator16 acc;
+    acc.s0 = s0[r];
+    acc.s1 = s1[r];
+    acc.s2 = s2[r];
+    acc.s3 = s3[r];
+    out[r] = acc.sum();
+  }
+}
+
+template <DType t>
+HWY_INLINE void dot_blocks_all(const uint8_t* const* rows, int64_t count, const float* x, int64_t n,
+                               float* out) {
+  constexpr int kRows = 4;
+  int64_t i = 0;
+  for (; i + kRows <= count; i += kRows) dot_blocks_rows<t, kRows>(rows + i, x, n, out + i);
+  for (; i < count; ++i) dot_blocks_rows<t, 1>(rows + i, x, n, out + i);
+}
+
+void DotBlocksRows(DType t, const uint8_t* const* rows, int64_t count, const float* x, int64_t n,
+                   float* out) {
+  if constexpr (hn::MaxLanes(DF()) >= 4) {
+    if (t == DType::Q8_0) return dot_blocks_all<DType::Q8_0>(rows, count, x, n, out);
+    if (t == DType::Q4_0) return dot_blocks_all<DType::Q4_0>(rows, count, x, n, out);
+    if (t == DType::Q4_1) return dot_blocks_all<DType::Q4_1>(rows, count, x, n, out);
+    if (t == DType::Q4_K) return dot_blocks_all<DType::Q4_K>(rows, count, x, n, out);
+    if (t == DType::Q5_K) return dot_blocks_all<DType::Q5_K>(rows, count, x, n, out);
+    if (t == DType::Q6_K) return dot_blocks_all<DType::Q6_K>(rows, count, x, n, out);
+  }
+  for (int64_t i = 0; i < count; ++i) out[i] = DotBlocks(t, rows[i], x, n);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace stagefence::kernels::cpu::simd
 HWY_AFTER_NAMESPACE();
@@ -308,6 +517,7 @@ HWY_EXPORT(DotF32);
 HWY_EXPORT(DotF16);
 HWY_EXPORT(DotBF16);
 HWY_EXPORT(DotBlocks);
+HWY_EXPORT(DotBlocksRows);
 
 float dot_f32(const float* a, const float* x, int64_t n) {
   active_target();
@@ -338,6 +548,25 @@ float row_blocks(const void* r, const float* x, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotBlocks)(kType, static_cast<const uint8_t*>(r), x, n);
 }
 }  // namespace
+
+void row_dots(DType t, const uint8_t* const* rows, int64_t count, const float* x, int64_t n,
+              float* out) {
+  switch (t) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      active_target();
+      return HWY_DYNAMIC_DISPATCH(DotBlocksRows)(t, rows, count, x, n, out);
+    default: {
+      const FloatDotFn fn = row_dot(t);
+      for (int64_t i = 0; i < count; ++i) out[i] = fn(rows[i], x, n);
+    }
+  }
+}
 
 FloatDotFn row_dot(DType t) {
   switch (t) {
