@@ -54,10 +54,10 @@ void add_model_options(CLI::App& app, ModelArgs& a, bool allow_all_modes) {
                  "layers sharing one stage; 0 = all (default: 1)")
       ->type_name("N")
       ->check(integer_in(0, 1 << 16));
-  std::vector<std::string> modes = {"blocking", "single", "session", "replay"};
+  std::vector<std::string> modes = {"blocking", "single", "session", "replay", "loop"};
   if (allow_all_modes) modes.push_back("all");
   app.add_option("--mode", a.mode,
-                 std::string("submission mode: blocking | single | session | replay") +
+                 std::string("submission mode: blocking | single | session | replay | loop") +
                      (allow_all_modes ? " | all" : "") + " (default: session)")
       ->type_name("MODE")
       ->check(one_of(modes));

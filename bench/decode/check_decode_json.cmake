@@ -32,11 +32,11 @@ string(JSON _shape GET "${_json}" decode shape)
 expect("decode.shape" "${_shape}" "tiny")
 string(JSON _vocab GET "${_json}" decode config vocab)
 
-# Default options: 3 dtypes x 2 contexts x 4 modes.
+# Default options: 3 dtypes x 2 contexts x 5 modes.
 string(JSON _runs LENGTH "${_json}" runs)
 string(JSON _rows LENGTH "${_json}" decode rows)
-expect("number of runs" "${_runs}" "24")
-expect("number of decode rows" "${_rows}" "24")
+expect("number of runs" "${_runs}" "30")
+expect("number of decode rows" "${_rows}" "30")
 
 string(JSON _bandwidth GET "${_json}" decode copy bandwidth_gb_s)
 if(NOT _bandwidth GREATER 0)
@@ -67,6 +67,11 @@ foreach(_i RANGE ${_last})
   string(JSON _got GET "${_row}" syncs_per_token)
   if(_mode STREQUAL "session" OR _mode STREQUAL "replay" OR _mode STREQUAL "single")
     expect("${_where}: syncs_per_token" "${_got}" "1")
+  elseif(_mode STREQUAL "loop")
+    # One wait for every decode step of the run: 1 / steps per token.
+    if(NOT _got LESS 1)
+      message(FATAL_ERROR "${_where}: syncs_per_token is '${_got}', expected below 1 in loop")
+    endif()
   endif()
   string(JSON _n LENGTH "${_row}" tokens)
   expect("${_where}: number of tokens" "${_n}" "${_steps}")

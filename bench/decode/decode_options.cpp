@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     "memory-bandwidth floor and a table last.\n"
     "  --dtypes LIST          weight types: bf16,q8_0,q4_0 (also f16, f32)   [bf16,q8_0,q4_0]\n"
     "  --contexts LIST        positions already in the KV cache + 1            [1024,8192]\n"
-    "  --modes LIST|all       blocking,single,session,replay                   [all]\n"
+    "  --modes LIST|all       blocking,single,session,replay,loop              [all]\n"
     "  --tokens N             tokens per measured run (N-1 decode steps)       [64]\n"
     "  --warmup N             tokens of the untimed run before each row        [4]\n"
     "  --layers-per-stage N   layers per stage command buffer (0: all)         [1]\n"

@@ -48,6 +48,10 @@ class Backend {
   virtual bool host_visible() const = 0;
   virtual void copy_in(void* dst, const void* src, uint64_t bytes) = 0;   // host -> device
   virtual void copy_out(void* dst, const void* src, uint64_t bytes) = 0;  // device -> host
+  // Zeroed memory the host and the device both address while kernels run (a loop's channel):
+  // returns the host address and sets *device_address. Throws Error on failure.
+  virtual void* allocate_mapped(uint64_t bytes, uint64_t* device_address) = 0;
+  virtual void release_mapped(void* host) noexcept = 0;
 
   virtual std::unique_ptr<QueueImpl> create_queue(const std::string& name) = 0;
   virtual std::unique_ptr<BackendFence> create_fence(FenceState&) { return nullptr; }

@@ -55,6 +55,13 @@ struct CommandBuffer {
   // Compiled replays whose allocations this buffer retains (each holds its allocations).
   std::vector<std::shared_ptr<const void>> retained_replays;
   std::vector<std::shared_ptr<InflightTracker>> tracked;  // unretained debug check
+  // Set by set_loop (stagefence/loop.hpp): the dispatches are one iteration of a device-side
+  // loop that runs while the LoopWords at `words` (device address) hold a non-zero condition.
+  struct Loop {
+    void* words = nullptr;
+    uint32_t max_iterations = 0;
+  };
+  std::optional<Loop> loop;
   bool timestamps = false;
   bool profile_dispatches = false;
   // Nonzero: `dispatches` and `deps` are exactly one replay of the compiled capture with this id

@@ -1,6 +1,7 @@
 // CPU versions of the builtin kernels (see core/builtin_kernels.hpp).
 #include "core/builtin_kernels.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "stagefence/kernel.hpp"
+#include "stagefence/loop_control.hpp"
 
 namespace stagefence {
 namespace {
@@ -64,6 +66,46 @@ void fail(const KernelArgs& a, const Launch&, uint64_t, uint64_t) {
     throw std::runtime_error("failed on purpose (code " + std::to_string(a.s[0]) + ")");
 }
 
+// loop_control (stagefence/loop_control.hpp): publishes the iteration's token to the loop's
+// channel and clears the loop condition when the loop must stop.
+void loop_control(const KernelArgs& a, const Launch&, uint64_t, uint64_t) {
+  const auto p = a.params<LoopControlParams>();
+  const int32_t* status = a.p<const int32_t>(0);
+  std::atomic_ref<uint32_t> condition(*a.p<uint32_t>(1));
+  char* channel = reinterpret_cast<char*>(p.channel);
+  std::atomic_ref<uint64_t> count(*reinterpret_cast<uint64_t*>(channel + loop_layout::kCount));
+  std::atomic_ref<uint32_t> cancel(*reinterpret_cast<uint32_t*>(channel + loop_layout::kCancel));
+  std::atomic_ref<uint32_t> stop(*reinterpret_cast<uint32_t*>(channel + loop_layout::kStop));
+  int32_t* ring = reinterpret_cast<int32_t*>(channel + loop_layout::kRing);
+
+  const int32_t token = status[0];
+  uint32_t flag = 0;
+  std::memcpy(&flag, &status[1], sizeof flag);
+  uint64_t n = count.load(std::memory_order_relaxed);  // this kernel is its only writer
+  LoopStop reason = LoopStop::Running;
+  if (flag != p.finite_ok) {
+    reason = LoopStop::NonFinite;
+  } else if (n >= p.capacity) {
+    reason = LoopStop::Full;
+  } else {
+    std::atomic_ref<int32_t>(ring[n]).store(token, std::memory_order_relaxed);
+    count.store(++n, std::memory_order_release);  // the token before the counter
+    for (uint32_t i = 0; i < p.stop_count && i < LoopControlParams::kMaxStopIds; ++i)
+      if (token == p.stop_ids[i]) reason = LoopStop::StopToken;
+    if (reason == LoopStop::Running) {
+      if (n >= p.max_tokens)
+        reason = LoopStop::Count;
+      else if (cancel.load(std::memory_order_acquire) != 0)
+        reason = LoopStop::Cancelled;
+      else if (n >= p.capacity)
+        reason = LoopStop::Full;
+    }
+  }
+  if (reason == LoopStop::Running) return;
+  stop.store(uint32_t(reason), std::memory_order_release);
+  condition.store(0, std::memory_order_release);
+}
+
 }  // namespace
 
 void register_builtin_kernels() {
@@ -75,6 +117,7 @@ void register_builtin_kernels() {
     r.add_cpu("add_f32", add_f32, elementwise_launch);
     r.add_cpu("mul_f32", mul_f32, elementwise_launch);
     r.add_cpu("fail", fail);
+    r.add_cpu("loop_control", loop_control);
 #ifdef STAGEFENCE_WITH_CUDA
     register_cuda_builtin_kernels();
 #endif

@@ -35,6 +35,13 @@ class CpuBackend final : public Backend {
   void release(void* ptr) noexcept override { std::free(ptr); }
   void zero(void* ptr, uint64_t bytes) override { std::memset(ptr, 0, bytes); }
   bool host_visible() const override { return true; }
+  void* allocate_mapped(uint64_t bytes, uint64_t* device_address) override {
+    void* p = allocate(bytes);  // host memory is the device's
+    std::memset(p, 0, bytes);
+    *device_address = reinterpret_cast<uint64_t>(p);
+    return p;
+  }
+  void release_mapped(void* host) noexcept override { std::free(host); }
   void copy_in(void* dst, const void* src, uint64_t bytes) override {
     std::memcpy(dst, src, bytes);
   }

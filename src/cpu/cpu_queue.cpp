@@ -1,6 +1,7 @@
 #include "cpu/cpu_queue.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -101,30 +102,13 @@ struct Chunk {
 
 }  // namespace
 
-void CpuQueue::execute(CommandBuffer& cb) {
-  for (const FenceOp& w : cb.waits) {
-    const auto r = w.fence->wait(w.value, std::chrono::hours(24 * 365), &cancel_waits_);
-    if (r == FenceState::WaitResult::Reached) continue;
-    if (r == FenceState::WaitResult::Poisoned) {
-      complete_command_buffer(cb, Error(ErrorCode::FencePoisoned,
-                                        "command buffer " + cb.display_name() +
-                                            " did not run: " + w.fence->poison_error_for(w.value)));
-    } else {
-      complete_command_buffer(
-          cb, Error(ErrorCode::State, "queue '" + name_ + "' shut down while command buffer " +
-                                          cb.display_name() + " waited for fence '" +
-                                          w.fence->name + "' value " + std::to_string(w.value)));
-    }
-    return;
-  }
-  cb.started.store(true, std::memory_order_release);  // from here on it runs to its end
-
-  const auto start = Clock::now();
+bool CpuQueue::run_dispatches(CommandBuffer& cb, Clock::time_point start,
+                              std::vector<DispatchTime>& times, std::string& error) {
   const size_t n = cb.dispatches.size();
   GraphRun run;
   run.indegree.resize(n);
   run.dependents.resize(n);
-  if (cb.profile_dispatches) run.times.resize(n);
+  if (cb.profile_dispatches) run.times = std::move(times);
   for (uint32_t i = 0; i < n; ++i) {
     const DispatchRecord& d = cb.dispatches[i];
     run.indegree[i] = d.dep_count;
@@ -139,22 +123,22 @@ void CpuQueue::execute(CommandBuffer& cb) {
     const Chunk& c = wave[index];
     const DispatchRecord& d = cb.dispatches[c.dispatch];
     const double t_start = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
-    std::string error;
+    std::string what;
     try {
       d.def->cpu(d.args, d.launch, c.begin, c.end);
     } catch (const std::exception& e) {
-      error = e.what();
+      what = e.what();
     } catch (...) {
-      error = "unknown exception";
+      what = "unknown exception";
     }
-    if (error.empty() && !cb.profile_dispatches) return;
+    if (what.empty() && !cb.profile_dispatches) return;
     const double t_end = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
     std::lock_guard<std::mutex> lock(run.mu);
-    if (!error.empty() && !run.failed) {
+    if (!what.empty() && !run.failed) {
       run.failed = true;
       run.error = "command buffer " + cb.display_name() + cb.stage_suffix(c.dispatch) +
                   ": kernel '" + d.def->name + "' (dispatch " + std::to_string(c.dispatch) +
-                  ") failed: " + error;
+                  ") failed: " + what;
     }
     if (cb.profile_dispatches) {
       auto& dt = run.times[c.dispatch];
@@ -187,9 +171,51 @@ void CpuQueue::execute(CommandBuffer& cb) {
         if (--run.indegree[next] == 0) run.ready.push_back(next);
     }
   }
-  const bool failed = run.failed;
-  const std::string error = run.error;
-  std::vector<DispatchTime> times = std::move(run.times);
+  times = std::move(run.times);
+  if (run.failed) error = run.error;
+  return !run.failed;
+}
+
+void CpuQueue::execute(CommandBuffer& cb) {
+  for (const FenceOp& w : cb.waits) {
+    const auto r = w.fence->wait(w.value, std::chrono::hours(24 * 365), &cancel_waits_);
+    if (r == FenceState::WaitResult::Reached) continue;
+    if (r == FenceState::WaitResult::Poisoned) {
+      complete_command_buffer(cb, Error(ErrorCode::FencePoisoned,
+                                        "command buffer " + cb.display_name() +
+                                            " did not run: " + w.fence->poison_error_for(w.value)));
+    } else {
+      complete_command_buffer(
+          cb, Error(ErrorCode::State, "queue '" + name_ + "' shut down while command buffer " +
+                                          cb.display_name() + " waited for fence '" +
+                                          w.fence->name + "' value " + std::to_string(w.value)));
+    }
+    return;
+  }
+  cb.started.store(true, std::memory_order_release);  // from here on it runs to its end
+
+  const auto start = Clock::now();
+  std::string error;
+  std::vector<DispatchTime> times;
+  if (cb.profile_dispatches) times.resize(cb.dispatches.size());
+  bool failed = false;
+  if (!cb.loop) {
+    failed = !run_dispatches(cb, start, times, error);
+  } else {
+    // The device-side loop on the queue thread: the same words and bound as a CUDA WHILE node.
+    auto* words = static_cast<uint32_t*>(cb.loop->words);
+    std::atomic_ref<uint32_t> condition(words[0]), iterations(words[1]);
+    iterations.store(0, std::memory_order_release);
+    for (uint32_t i = 0;
+         i < cb.loop->max_iterations && condition.load(std::memory_order_acquire) != 0; ++i) {
+      failed = !run_dispatches(cb, start, times, error);
+      iterations.store(i + 1, std::memory_order_release);
+      if (failed) {
+        error += " (loop iteration " + std::to_string(i) + ")";
+        break;
+      }
+    }
+  }
 
   const auto end = Clock::now();
   cb.exec_begin = start;

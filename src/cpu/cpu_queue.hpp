@@ -2,14 +2,18 @@
 // runs their dispatch graph on the worker pool (a dispatch starts once its dependencies end).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/backend.hpp"
 #include "cpu/worker_pool.hpp"
+#include "stagefence/command_encoder.hpp"
 
 namespace stagefence::cpu {
 
@@ -24,6 +28,10 @@ class CpuQueue final : public QueueImpl {
  private:
   void run();
   void execute(CommandBuffer& cb);
+  // Runs the dispatch graph once (one loop iteration); false with `error` set when a dispatch
+  // failed. Per-dispatch times accumulate into `times` (sized when profiling).
+  bool run_dispatches(CommandBuffer& cb, std::chrono::steady_clock::time_point start,
+                      std::vector<DispatchTime>& times, std::string& error);
 
   std::shared_ptr<WorkerPool> workers_;
   std::string name_;

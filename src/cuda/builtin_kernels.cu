@@ -8,6 +8,7 @@
 
 #include "core/builtin_kernels.hpp"
 #include "stagefence/kernel.hpp"
+#include "stagefence/loop_control.hpp"
 
 namespace stagefence {
 namespace {
@@ -110,6 +111,49 @@ __global__ void timestamp_spin(KernelArgs a) {
   out[1] = now;
 }
 
+// loop_control (stagefence/loop_control.hpp), as on the CPU: the token reaches the host-mapped
+// ring before the counter that publishes it (__threadfence_system between the stores).
+__global__ void loop_control(KernelArgs a) {
+  const LoopControlParams p = a.params<LoopControlParams>();
+  const volatile int32_t* status = a.p<const int32_t>(0);
+  volatile uint32_t* condition = a.p<uint32_t>(1);
+  char* channel = reinterpret_cast<char*>(p.channel);
+  volatile uint64_t* count = reinterpret_cast<volatile uint64_t*>(channel + loop_layout::kCount);
+  volatile uint32_t* cancel = reinterpret_cast<volatile uint32_t*>(channel + loop_layout::kCancel);
+  volatile uint32_t* stop = reinterpret_cast<volatile uint32_t*>(channel + loop_layout::kStop);
+  volatile int32_t* ring = reinterpret_cast<volatile int32_t*>(channel + loop_layout::kRing);
+
+  const int32_t token = status[0];
+  const uint32_t flag = uint32_t(status[1]);
+  uint64_t n = *count;  // this kernel is its only writer
+  LoopStop reason = LoopStop::Running;
+  if (flag != p.finite_ok) {
+    reason = LoopStop::NonFinite;
+  } else if (n >= p.capacity) {
+    reason = LoopStop::Full;
+  } else {
+    ring[n] = token;
+    __threadfence_system();
+    *count = ++n;
+    __threadfence_system();
+    for (uint32_t i = 0; i < p.stop_count && i < LoopControlParams::kMaxStopIds; ++i)
+      if (token == p.stop_ids[i]) reason = LoopStop::StopToken;
+    if (reason == LoopStop::Running) {
+      if (n >= p.max_tokens)
+        reason = LoopStop::Count;
+      else if (*cancel != 0)
+        reason = LoopStop::Cancelled;
+      else if (n >= p.capacity)
+        reason = LoopStop::Full;
+    }
+  }
+  if (reason == LoopStop::Running) return;
+  *stop = uint32_t(reason);
+  __threadfence_system();
+  *condition = 0;
+  __threadfence();
+}
+
 }  // namespace
 
 void register_cuda_builtin_kernels() {
@@ -119,6 +163,7 @@ void register_cuda_builtin_kernels() {
   r.add_cuda("add_f32", reinterpret_cast<const void*>(add_f32), elementwise_launch);
   r.add_cuda("mul_f32", reinterpret_cast<const void*>(mul_f32), elementwise_launch);
   r.add_cuda("fail", reinterpret_cast<const void*>(fail), single_thread_launch);
+  r.add_cuda("loop_control", reinterpret_cast<const void*>(loop_control), single_thread_launch);
   r.add_cuda("fault.illegal_address", reinterpret_cast<const void*>(fault_illegal_address),
              single_thread_launch);
   r.add_cuda("fault.trap", reinterpret_cast<const void*>(fault_trap), single_thread_launch);

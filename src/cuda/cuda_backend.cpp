@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/residency_state.hpp"
 #include "cuda/cuda_error.hpp"
@@ -143,6 +144,30 @@ void CudaBackend::release(void* ptr) noexcept {
   if (!ptr) return;
   bind();
   cudaFree(ptr);  // after a device loss this fails; there is nothing left to free
+}
+
+void* CudaBackend::allocate_mapped(uint64_t bytes, uint64_t* device_address) {
+  throw_if_lost("cudaHostAlloc");
+  bind();
+  void* host = nullptr;
+  cudaError_t e = cudaHostAlloc(&host, bytes, cudaHostAllocMapped | cudaHostAllocPortable);
+  if (e != cudaSuccess)
+    fail(e, "cudaHostAlloc (mapped) of " + std::to_string(bytes) + " bytes", ErrorCode::OutOfRange);
+  std::memset(host, 0, bytes);
+  void* dev = nullptr;
+  e = cudaHostGetDevicePointer(&dev, host, 0);
+  if (e != cudaSuccess) {
+    cudaFreeHost(host);
+    fail(e, "cudaHostGetDevicePointer of a mapped allocation", ErrorCode::Internal);
+  }
+  *device_address = reinterpret_cast<uint64_t>(dev);
+  return host;
+}
+
+void CudaBackend::release_mapped(void* host) noexcept {
+  if (!host) return;
+  bind();
+  cudaFreeHost(host);
 }
 
 void CudaBackend::zero(void* ptr, uint64_t bytes) {

@@ -40,6 +40,9 @@ class CudaBackend final : public Backend, public std::enable_shared_from_this<Cu
   void* allocate(uint64_t bytes) override;
   void release(void* ptr) noexcept override;
   void zero(void* ptr, uint64_t bytes) override;
+  // Pinned host memory mapped into the device's address space (cudaHostAllocMapped).
+  void* allocate_mapped(uint64_t bytes, uint64_t* device_address) override;
+  void release_mapped(void* host) noexcept override;
   bool host_visible() const override { return false; }
   void copy_in(void* dst, const void* src, uint64_t bytes) override;
   void copy_out(void* dst, const void* src, uint64_t bytes) override;

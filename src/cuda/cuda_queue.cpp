@@ -255,7 +255,9 @@ void CudaQueue::launch_work(CommandBuffer& cb, Inflight& f) {
     f.t_start = backend_->timing_events().acquire();
     check(cudaEventRecord(f.t_start, stream_), "cudaEventRecord (timestamp)");
   }
-  if (!cb.dispatches.empty()) {
+  if (cb.loop) {
+    launch_loop(cb);
+  } else if (!cb.dispatches.empty()) {
     if (profile || !backend_->use_graphs()) {
       launch_eager(cb, f, profile);
     } else {
@@ -268,6 +270,21 @@ void CudaQueue::launch_work(CommandBuffer& cb, Inflight& f) {
     f.t_end = backend_->timing_events().acquire();
     check(cudaEventRecord(f.t_end, stream_), "cudaEventRecord (timestamp)");
   }
+}
+
+void CudaQueue::launch_loop(CommandBuffer& cb) {
+  // The loop's iterations are decided on the device, so it always runs as one graph (with
+  // per-dispatch profiling too; graphs off refuses it rather than loop on the host).
+  if (!backend_->use_graphs())
+    raise(ErrorCode::Unsupported, "command buffer " + cb.display_name() +
+                                      " is a device-side loop, which needs CUDA graphs "
+                                      "(STAGEFENCE_CUDA_GRAPHS is off)");
+  cudaGraphExec_t exec = graphs_->instantiate_loop(cb, l2_);
+  // The buffer keeps the exec until it is dropped, which is after its completion.
+  cb.backend_state = std::shared_ptr<void>(
+      exec, [](void* e) { cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(e)); });
+  check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch (loop)", ErrorCode::KernelFault);
+  detail::bump(detail::counters().graph_launches);
 }
 
 void CudaQueue::launch_eager(CommandBuffer& cb, Inflight& f, bool profile) {

@@ -59,6 +59,7 @@ class CudaQueue final : public QueueImpl {
   std::optional<Error> encode_waits(CommandBuffer& cb, Inflight& f);
   void launch_work(CommandBuffer& cb, Inflight& f);
   void launch_eager(CommandBuffer& cb, Inflight& f, bool profile);
+  void launch_loop(CommandBuffer& cb);  // set_loop buffers: one WHILE-node graph launch
   void append_signals_and_marker(CommandBuffer& cb, Inflight& f);
   void apply_l2_window();
   void finish(Inflight& f);

@@ -44,6 +44,9 @@ class GraphCache {
   // (KernelFault naming the kernel when CUDA rejects a node, DeviceLost when sticky).
   cudaGraphExec_t prepare(const CommandBuffer& cb, const L2Window& window);
   size_t size() const { return lru_.size(); }
+  // A new executable graph that runs `cb` (which has a loop) as a device-side loop under a
+  // conditional WHILE node (cuda/loop_graph.cpp); the caller owns and destroys it. Not cached.
+  cudaGraphExec_t instantiate_loop(const CommandBuffer& cb, const L2Window& window);
 
  private:
   struct Entry {

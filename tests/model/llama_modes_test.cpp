@@ -42,9 +42,10 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
     EXPECT_EQ(stages, per_stage == 1 ? 10u : per_stage == 2 ? 4u : 3u);
     for (llama::SubmissionMode mode : llama::kAllModes) {
       for (bool prefer_session : {true, false}) {
-        if (!prefer_session && mode != llama::SubmissionMode::Session &&
-            mode != llama::SubmissionMode::Replay)
-          continue;
+        const bool looped = mode == llama::SubmissionMode::Loop;
+        const bool fenced_mode = mode == llama::SubmissionMode::Session ||
+                                 mode == llama::SubmissionMode::Replay || looped;
+        if (!prefer_session && !fenced_mode) continue;
         SCOPED_TRACE(std::string(llama::mode_name(mode)) + " layers_per_stage " +
                      std::to_string(per_stage) + (prefer_session ? "" : " (no session)"));
         llama::GenerateOptions go;
@@ -56,14 +57,28 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
         const llama::GenerationResult r = gen.generate(kPrompt, go);
         if (want.empty()) want = r.tokens;
         EXPECT_EQ(r.tokens, want);
-        const bool fenced_mode =
-            mode == llama::SubmissionMode::Session || mode == llama::SubmissionMode::Replay;
         EXPECT_EQ(r.session_fallback,
                   fenced_mode && (!prefer_session || !sf::env::encoder_session_enabled()));
 
         const llama::DecodeFigures& d = r.decode;
         ASSERT_EQ(d.steps, kTokens - 1);
         const uint64_t n = uint64_t(d.steps);
+        const uint64_t per_token = 1 + 6 * uint64_t(model_->config.layers) + 5;
+        if (looped) {
+          // Every decode token in one buffer, one launch and one host wait (at the loop's end);
+          // the buffer records the token once and the loop's control kernel.
+          EXPECT_EQ(d.total.syncs, 1u);
+          EXPECT_EQ(d.total.command_buffers, 1u);
+          EXPECT_EQ(d.total.commits, 1u);
+          EXPECT_DOUBLE_EQ(d.tokens_per_commit, double(n));
+          if (dev_->info().graphs) {
+            EXPECT_EQ(d.total.graph_launches, 1u);
+          }
+          EXPECT_EQ(d.total.fences_signalled, 0u);
+          EXPECT_EQ(d.total.dispatches, per_token + 1);
+          EXPECT_EQ(d.device_overrun, 0);
+          continue;
+        }
         const bool blocking = mode == llama::SubmissionMode::Blocking;
         // One launch per token: single records the token into one buffer, replay replays the
         // captured token (its stages joined by barriers) into one.
@@ -87,7 +102,7 @@ TEST_P(LlamaModesTest, EveryModeAndGroupingGivesTheSameTokensAndPromisedCounters
         // (the fused norm+QKV+RoPE+cache write, split, merge: head_dim 16 has no one-launch
         // attention, output) and 2 for the FFN (fused norm+gate/up+SwiGLU, down); head 5
         // (norm, output with f32 activations, the logits' finite check, sample, step_advance).
-        EXPECT_EQ(d.total.dispatches, n * (1 + 6 * uint64_t(model_->config.layers) + 5));
+        EXPECT_EQ(d.total.dispatches, n * per_token);
       }
     }
   }

@@ -78,6 +78,8 @@ class LlamaForward {
 
   const Buffer& logits() const { return logits_; }  // f32 [vocab], written by head
   const Buffer& token() const { return token_; }    // int32 [1], the last sampled id
+  // int32 [2]: the last sampled id and the head's finite flag (ops::kAllFinite when clean).
+  const Buffer& token_status() const { return token_status_; }
   // The last sampled id, read with the head's finite check: throws Format naming the first
   // stage whose output held NaN or Inf (every stage with STAGEFENCE_CHECK_FINITE=1, else the
   // logits) instead of returning a token sampled from them.

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
+#include "kernels/finite_check.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::llama {
@@ -41,6 +43,8 @@ const char* mode_name(SubmissionMode mode) {
       return "session";
     case SubmissionMode::Replay:
       return "replay";
+    case SubmissionMode::Loop:
+      return "loop";
   }
   return "?";
 }
@@ -49,7 +53,7 @@ SubmissionMode parse_mode(std::string_view name) {
   for (SubmissionMode m : kAllModes)
     if (name == mode_name(m)) return m;
   raise(ErrorCode::InvalidArgument, "unknown submission mode '" + std::string(name) +
-                                        "' (expected blocking, single, session or replay)");
+                                        "' (expected blocking, single, session, replay or loop)");
 }
 
 Generator::Generator(Device& device, const LlamaModel& model, ForwardOptions options) {
@@ -117,6 +121,7 @@ void Generator::run_pass(Submitters& sub, SubmissionMode mode, const StagePlan& 
       return;
     case SubmissionMode::Session:
     case SubmissionMode::Replay:
+    case SubmissionMode::Loop:
       for (size_t i = 0; i < count; ++i) {
         const bool last = i + 1 == count && last_of_chain;
         for (size_t r = 0; r < n; ++r) {
@@ -146,13 +151,75 @@ void Generator::replay_decode(Submitters& sub, const Captured& c) {
   for (CommandEncoder& enc : sub.encoders) enc.wait();
 }
 
+void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOptions& o,
+                            GenerationResult& r) {
+  Device& device = *ranks_[0].device;
+  const uint32_t want = uint32_t(o.max_new_tokens - 1);  // the prefill sampled the first token
+  if (!loop_ || loop_->channel.capacity() < want)
+    loop_ = LoopResources{make_loop_channel(device, std::max<uint32_t>(want, 64)),
+                          device.alloc(DType::U32, {2})};
+  const LoopChannel& channel = loop_->channel;
+  channel.reset();
+  const LoopWords start;
+  loop_->words.upload(&start, sizeof start);  // nothing in flight: the prefill was waited for
+
+  LoopControlParams p;
+  p.channel = channel.device_address();
+  p.max_tokens = want;
+  p.finite_ok = ops::kAllFinite;
+  p.capacity = channel.capacity();
+  p.stop_count = uint32_t(o.stop_ids.size());
+  std::copy(o.stop_ids.begin(), o.stop_ids.end(), p.stop_ids);
+
+  CommandEncoder& enc = sub.encoders[0];
+  enc.reset();
+  enc.set_label("loop");
+  enc.replay(c.tokens[0]);
+  const Binding control[] = {reads(forward().token_status()), reads_writes(loop_->words)};
+  enc.dispatch(device.kernels().id("loop_control"), control, 2, std::nullopt, p);
+  enc.set_stage_marks(c.loop_stages);
+  set_loop(enc, loop_->words, want);
+  enc.commit();
+
+  // Stream: read the counter, hand each new token over, poll again after a short sleep. The
+  // watchdog's deadline covers the whole loop; a fault ends the loop and surfaces at wait().
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + wait_deadline(enc);
+  uint64_t seen = 0;
+  bool host_stop = false;
+  for (;;) {
+    const bool done = enc.is_completed();  // before the counter: a done loop's count is final
+    const uint64_t published = channel.published();
+    const uint64_t before = seen;
+    for (; seen < published && !host_stop; ++seen) {
+      r.tokens.push_back(channel.token(seen));
+      if (o.on_token) o.on_token(int(r.tokens.size()) - 1, r.tokens.back());
+      const int32_t t = r.tokens.back();
+      if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end() ||
+          (o.stop_after && o.stop_after(t)))
+        host_stop = true;
+      else if (seen + 1 < uint64_t(want) && o.cancelled && o.cancelled())
+        host_stop = r.cancelled = true;  // as the other modes check before each step
+    }
+    if (!host_stop && o.cancelled && o.cancelled()) host_stop = r.cancelled = true;
+    if (host_stop && !channel.cancel_requested()) channel.cancel();
+    if (done || Clock::now() >= deadline) break;
+    if (seen == before) std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  const auto left = deadline - Clock::now();
+  enc.wait(std::max<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(1)));
+  r.decode.device_overrun = int(channel.published() - seen);
+  // The head's finite check stopped the loop before the token was published: throw its error.
+  if (channel.stop_reason() == LoopStop::NonFinite) read_token();
+}
+
 const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
                                                      const ops::SamplerParams& sampler) {
   if (captured_ && captured_->layers_per_stage == plan.layers_per_stage &&
       same_sampler(captured_->sampler, sampler))
     return *captured_;
   captured_.reset();
-  Captured c{plan.layers_per_stage, sampler, {}, {}};
+  Captured c{plan.layers_per_stage, sampler, {}, {}, {}};
   auto marks = std::make_shared<std::vector<StageMark>>();
   for (const Rank& rank : ranks_) {
     CommandEncoder recorder = rank.device->command_encoder();
@@ -183,7 +250,10 @@ const Generator::Captured& Generator::capture_decode(const StagePlan& plan,
     }
     c.tokens.push_back(std::move(token));
   }
+  auto loop_marks = std::make_shared<std::vector<StageMark>>(*marks);
+  loop_marks->push_back({uint32_t(c.tokens.front().dispatch_count()), "loop control"});
   c.stages = std::move(marks);
+  c.loop_stages = std::move(loop_marks);
   captured_ = std::move(c);
   return *captured_;
 }
@@ -208,11 +278,20 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   r.mode = o.mode;
   r.cached_prompt_tokens = cached;
   r.stages_per_token = o.mode == SubmissionMode::Single ? 1 : int(plan.size());
+  const bool looped = o.mode == SubmissionMode::Loop;
+  if (looped && ranks_.size() > 1)
+    raise(ErrorCode::Unsupported,
+          "loop mode runs on one device; with tensor parallelism use replay (a host cancel "
+          "would not reach every rank's loop at the same token)");
+  if (looped && o.stop_ids.size() > LoopControlParams::kMaxStopIds)
+    raise(ErrorCode::InvalidArgument, "loop mode takes at most " +
+                                          std::to_string(LoopControlParams::kMaxStopIds) +
+                                          " stop ids, not " + std::to_string(o.stop_ids.size()));
   const Captured* graphs =
-      o.mode == SubmissionMode::Replay ? &capture_decode(plan, sampler) : nullptr;
+      o.mode == SubmissionMode::Replay || looped ? &capture_decode(plan, sampler) : nullptr;
   Submitters sub;
   for (Rank& rank : ranks_) {
-    if (o.mode == SubmissionMode::Session || o.mode == SubmissionMode::Replay) {
+    if (o.mode == SubmissionMode::Session || o.mode == SubmissionMode::Replay || looped) {
       sub.chains.emplace_back(*rank.device, o.prefer_session);
       r.session_fallback = !sub.chains.back().uses_session();
     }
@@ -244,14 +323,24 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   r.prefill_ms = now_ms() - prefill_start;
   r.tokens.push_back(read_token());
   if (o.on_token) o.on_token(0, r.tokens.back());
-  const auto stops = [&] { return o.stop_after && o.stop_after(r.tokens.back()); };
+  const auto stops = [&] {
+    const int32_t t = r.tokens.back();
+    return std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end() ||
+           (o.stop_after && o.stop_after(t));
+  };
   bool stopped = stops();
 
   // Decode: each step feeds the sampled token back through the device's token buffer.
   const std::vector<Pass> decode = each_rank([](LlamaForward& f) { return f.decode_pass(); });
   const CounterSnapshot before = counters::snapshot();
   const double wall_start = now_ms(), cpu_start = thread_cpu_us();
-  for (int step = 1; step < o.max_new_tokens && !stopped; ++step) {
+  if (looped && !stopped && o.max_new_tokens > 1) {
+    if (o.cancelled && o.cancelled())
+      r.cancelled = true;
+    else
+      loop_decode(sub, *graphs, o, r);
+  }
+  for (int step = 1; !looped && step < o.max_new_tokens && !stopped; ++step) {
     if (o.cancelled && o.cancelled()) {
       r.cancelled = true;
       break;
@@ -279,6 +368,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
     d.fences_signalled = double(d.total.fences_signalled) / n;
     d.waits_encoded = double(d.total.waits_encoded) / n;
     d.graph_launches = double(d.total.graph_launches) / n;
+    if (d.total.commits) d.tokens_per_commit = n / double(d.total.commits);
   }
 
   // The sampler also logged every token on each rank's device; all must agree with what the

@@ -6,6 +6,10 @@
 //   replay    every decode stage is captured once; a token replays them all, a barrier between
 //             stages, into one command buffer: one launch (one CUDA graph) and one wait per
 //             token, the stages named by stage marks (trace spans, fault messages)
+//   loop      the replayed token plus a loop_control kernel run as a device-side loop
+//             (stagefence/loop.hpp): one command buffer and one launch for every decode token
+//             (a CUDA WHILE node); the host streams the tokens from a host-visible ring with no
+//             sync per token and stops the loop through a cancel word
 // With tensor parallelism every rank runs the same stages on its own device and queue; the host
 // records and commits each stage for all ranks before it waits, so the ranks' collectives meet.
 #pragma once
@@ -23,15 +27,17 @@
 #include "model/llama/stage_chain.hpp"
 #include "stagefence/capture.hpp"
 #include "stagefence/counters.hpp"
+#include "stagefence/loop.hpp"
 
 namespace stagefence::llama {
 
-enum class SubmissionMode { Blocking, Single, Session, Replay };
+enum class SubmissionMode { Blocking, Single, Session, Replay, Loop };
 const char* mode_name(SubmissionMode mode);
-// Throws InvalidArgument for anything but blocking, single, session and replay.
+// Throws InvalidArgument for anything but blocking, single, session, replay and loop.
 SubmissionMode parse_mode(std::string_view name);
 inline constexpr SubmissionMode kAllModes[] = {SubmissionMode::Blocking, SubmissionMode::Single,
-                                               SubmissionMode::Session, SubmissionMode::Replay};
+                                               SubmissionMode::Session, SubmissionMode::Replay,
+                                               SubmissionMode::Loop};
 
 struct SamplingOptions {
   float temperature = 0.0f;  // <= 0: greedy
@@ -49,13 +55,17 @@ struct GenerateOptions {
   // (STAGEFENCE_ENCODER_SESSION=0) is off.
   bool prefer_session = true;
   // Called after each token, step 0 being the prompt's; forward().logits() then holds the
-  // logits the token was sampled from.
+  // logits the token was sampled from (loop mode: only for step 0, the device runs ahead).
   std::function<void(int step, int32_t token)> on_token;
   // Called after on_token; returning true ends the generation with that token (e.g. at the
   // end of a chat turn). Unset: always max_new_tokens tokens.
   std::function<bool(int32_t token)> stop_after;
-  // Checked before each prefill chunk and each decode step; returning true ends the generation
-  // there (GenerationResult::cancelled), e.g. on Ctrl-C or when a client disconnects.
+  // Token ids that end the generation after they are produced, in every mode (e.g. EOS); loop
+  // mode checks them on the device (at most LoopControlParams::kMaxStopIds of them).
+  std::vector<int32_t> stop_ids;
+  // Checked before each prefill chunk and each decode step (loop mode: at each poll of the
+  // ring); returning true ends the generation there (GenerationResult::cancelled), e.g. on
+  // Ctrl-C or when a client disconnects.
   std::function<bool()> cancelled;
   // Keep the K/V of the longest prefix this prompt shares with what the previous generate()
   // call left in the cache, and prefill only the rest (at least the last prompt token).
@@ -69,8 +79,10 @@ struct DecodeFigures {
   double cpu_us_per_token = 0;  // CPU time of the calling thread (recording, submitting, waiting)
   double syncs = 0, command_buffers = 0, commits = 0, dispatches = 0;
   double fences_signalled = 0, waits_encoded = 0;
-  double graph_launches = 0;  // CUDA graph launches (0 on the CPU backend or with graphs off)
-  CounterSnapshot total;      // the counters over all decode steps
+  double graph_launches = 0;     // CUDA graph launches (0 on the CPU backend or with graphs off)
+  double tokens_per_commit = 0;  // decode tokens per command buffer committed (loop: all of them)
+  int device_overrun = 0;  // loop: tokens the device produced past a host-side stop (discarded)
+  CounterSnapshot total;   // the counters over all decode steps
 };
 
 struct GenerationResult {
@@ -118,6 +130,12 @@ class Generator {
     kernels::ops::SamplerParams sampler;
     std::vector<CaptureGraph> tokens;  // per rank: every stage of the plan, barriers between
     StageMarks stages;                 // where each stage starts in a token's dispatches
+    StageMarks loop_stages;            // the same and the loop's control kernel after them
+  };
+  // Loop mode's host-visible ring and the device words its loop runs under (rank 0).
+  struct LoopResources {
+    LoopChannel channel;
+    Buffer words;  // LoopWords
   };
   // The per-rank submission objects of one generate() call.
   struct Submitters {
@@ -130,12 +148,16 @@ class Generator {
                 const kernels::ops::SamplerParams& sampler, bool last_of_chain);
   // One command buffer per rank and token: the captured token, its stages marked.
   void replay_decode(Submitters& sub, const Captured& captured);
+  // Every decode token in one device-side loop; streams the tokens into r as they arrive.
+  void loop_decode(Submitters& sub, const Captured& captured, const GenerateOptions& o,
+                   GenerationResult& r);
   const Captured& capture_decode(const StagePlan& plan, const kernels::ops::SamplerParams& s);
   int32_t read_token() const;
   void synchronize() const;
 
   std::vector<Rank> ranks_;
   std::optional<Captured> captured_;
+  std::optional<LoopResources> loop_;
   std::vector<int32_t> cached_;
 };
 
