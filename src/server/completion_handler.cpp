@@ -107,12 +107,15 @@ std::optional<JobEvent> CompletionHandler::next_event(AdmittedRequest& a,
                                                       Clock::time_point deadline,
                                                       bool& timed_out) const {
   while (true) {
-    if (std::optional<JobEvent> e = a.job->next(kPollSlice)) return e;
+    std::optional<JobEvent> e = a.job->next(kPollSlice);
+    if (e && e->kind != JobEvent::Kind::Text) return e;
+    // Checked at every token too: a job whose text keeps coming never leaves a slice idle.
     timed_out = Clock::now() > deadline;
     if (timed_out || client_gone()) {
       scheduler_.withdraw(a.job);  // cancels a running job too
       return std::nullopt;
     }
+    if (e) return e;
   }
 }
 

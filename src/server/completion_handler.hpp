@@ -34,8 +34,8 @@ class CompletionHandler {
   // The prompt's token ids, as admit() builds them (exposed for tests).
   std::vector<int32_t> prompt_ids(const CompletionRequest& request) const;
 
-  // Waits for the whole answer; `client_gone` is polled while waiting. Throws ApiError for a
-  // failed generation (500) or a passed deadline (504).
+  // Waits for the whole answer; `client_gone` is polled at every token and idle slice. Throws
+  // ApiError for a failed generation (500) or a passed deadline (504).
   nlohmann::json complete(AdmittedRequest& admitted,
                           const std::function<bool()>& client_gone) const;
   // Streams the answer through `write` (returns false when the client is gone), ending with

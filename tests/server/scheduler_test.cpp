@@ -1,12 +1,15 @@
 // The scheduler on the CPU with a tiny model (cheap enough for ThreadSanitizer) that carries the
 // built-in model's vocabulary: every queued job finishes with its tokens,
 // slots share the device fairly, a cancelled job frees its slot, the queue limit answers 503,
-// and a job whose prompt extends a slot's last sequence lands there and reuses its cache.
+// a job whose prompt extends a slot's last sequence lands there and reuses its cache, and a
+// non-streaming client that leaves while tokens keep coming cancels its job.
 #include "server/scheduler.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include "model/builtin_model.hpp"
 #include "model/gguf/gguf_file.hpp"
@@ -14,6 +17,7 @@
 #include "model/llama/model_writer.hpp"
 #include "model/tokenizer/gguf_tokenizer_data.hpp"
 #include "server/api_error.hpp"
+#include "server/completion_handler.hpp"
 
 namespace stagefence::server {
 namespace {
@@ -44,12 +48,12 @@ class SchedulerTest : public ::testing::Test {
     model_.emplace(llama::load_model(*device_, *file_));
     tokenizer_.emplace(tok::tokenizer_data_from_gguf(*file_));
   }
-  std::unique_ptr<Scheduler> make(int parallel, int queue_limit = 64) {
+  std::unique_ptr<Scheduler> make(int parallel, int queue_limit = 64, int context = 128) {
     SchedulerOptions o;
     o.parallel = parallel;
     o.queue_limit = queue_limit;
     llama::ForwardOptions fo;
-    fo.context = 128;
+    fo.context = context;
     return std::make_unique<Scheduler>(
         [this, fo] { return llama::Generator(*device_, *model_, fo); }, *tokenizer_, o);
   }
@@ -128,6 +132,26 @@ TEST_F(SchedulerTest, AFollowUpPromptReusesItsSlotsCache) {
   fresh.cache_prompt = false;
   auto c = s->submit(fresh);
   EXPECT_EQ(finish(*c).usage.cached_tokens, 0);
+}
+
+TEST_F(SchedulerTest, AClientThatLeavesWhileTokensFlowCancelsTheJob) {
+  auto s = make(1, 64, 1024);  // 1,000 tokens: the job cannot end before the first one's poll
+  const ServedModel served{"tiny", &*tokenizer_, nullptr, "no template", 0};
+  const CompletionHandler handler(*s, served, std::chrono::seconds(60));
+  // Tokens of the tiny model come far faster than the handler's idle slice: the client's
+  // absence has to be noticed between tokens, not only when none arrives.
+  AdmittedRequest a =
+      handler.admit(R"({"prompt": "ab", "max_tokens": 1000})", Endpoint::Completion);
+  int polls = 0;
+  const nlohmann::json body = handler.complete(a, [&] { return ++polls > 0; });
+  EXPECT_TRUE(body.is_null());
+  EXPECT_EQ(polls, 1);
+  for (int i = 0; i < 600 && s->stats().busy > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const SchedulerStats st = s->stats();
+  EXPECT_EQ(st.busy, 0);
+  EXPECT_EQ(st.cancelled, 1u);
+  EXPECT_EQ(st.completed, 0u);
 }
 
 }  // namespace
