@@ -1,8 +1,9 @@
 // Measures what the runtime itself costs on CUDA, each figure next to a raw CUDA baseline taken
 // by this same program on the same card: recording, graph replay, the host cost of replaying a
-// capture, submission, fences, the commit-and-wait round trip and the L2 residency hint. Prints
-// a table last; --json writes all.
+// capture, the device-side loop, submission, fences, the commit-and-wait round trip and the L2
+// residency hint. Prints a table last; --json writes all.
 #include <cuda_runtime.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "stagefence/loop.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
@@ -257,6 +259,82 @@ void bench_replay_cpu(sf::Device& dev, int reps) {
   row("replay: graph updates+instantiations per buffer", rebuilt, 0, "", "0", rebuilt == 0);
 }
 
+// --- 2c. the device-side loop (mode loop) -------------------------------------------------
+// A loop buffer (set_loop) whose body is a chain of kBody dispatches, run kIters times by its
+// bound in one launch, next to the same chain as a graph launched once per iteration. Per
+// iteration: wall time (the GPU sets the pace in both) and the host thread's CPU time from the
+// first dispatch to the end of the wait (one commit and one wait for the loop, kIters launches
+// and one synchronize for the raw graph).
+double thread_cpu_us() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e6 + double(t.tv_nsec) * 1e-3;
+}
+
+void bench_loop(sf::Device& dev, int reps) {
+  const sf::KernelId add = dev.kernels().id("add_f32");
+  constexpr int kBody = 10;
+  constexpr uint32_t kIters = 1000;
+  auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
+  auto words = dev.alloc(sf::DType::U32, {2});
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < reps + 1; ++r) {  // the first builds the loop graph
+    const sf::LoopWords start;
+    words.upload(&start, sizeof start);
+    const auto t = Clock::now();
+    const double c = thread_cpu_us();
+    auto enc = dev.command_encoder();
+    for (int i = 0; i < kBody; ++i)
+      enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
+    sf::set_loop(enc, words, kIters);
+    enc.commit_and_wait();
+    const double host = thread_cpu_us() - c, w = us_since(t);
+    sf::LoopWords end;
+    words.download(&end, sizeof end);
+    if (end.iterations != kIters) {
+      std::fprintf(stderr, "loop: %u iterations ran, not %u\n", end.iterations, kIters);
+      std::exit(2);
+    }
+    if (r >= 1) {
+      wall.push_back(w / kIters);
+      cpu.push_back(host / kIters);
+    }
+  }
+  // Raw: the chain captured from a stream, launched once per iteration, one synchronize.
+  const sf::KernelDef& def = dev.kernels().def(add);
+  sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
+  const sf::Launch l = def.cuda_launch(a);
+  void* params[1] = {&a};
+  cudaStream_t s;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < kBody; ++i)
+    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
+                                dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
+  cudaGraph_t g;
+  CHECK_CUDA(cudaStreamEndCapture(s, &g));
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaGraphInstantiate(&exec, g, 0));
+  std::vector<double> raw_wall, raw_cpu;
+  for (int r = 0; r < reps + 1; ++r) {
+    const auto t = Clock::now();
+    const double c = thread_cpu_us();
+    for (uint32_t i = 0; i < kIters; ++i) CHECK_CUDA(cudaGraphLaunch(exec, s));
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    const double host = thread_cpu_us() - c, w = us_since(t);
+    if (r >= 1) {
+      raw_wall.push_back(w / kIters);
+      raw_cpu.push_back(host / kIters);
+    }
+  }
+  CHECK_CUDA(cudaGraphExecDestroy(exec));
+  CHECK_CUDA(cudaGraphDestroy(g));
+  CHECK_CUDA(cudaStreamDestroy(s));
+  row("loop: wall us per iteration, 10-dispatch body", median(wall), median(raw_wall), "us");
+  row("loop: host CPU us per iteration (vs launches)", median(cpu), median(raw_cpu), "us", "<= 2",
+      median(cpu) <= 2.0);
+}
+
 // --- 3. submission and round trip ----------------------------------------------------------
 void bench_submit_and_round_trip(sf::Device& dev, int reps) {
   const sf::KernelId fill = dev.kernels().id("fill_f32");
@@ -481,6 +559,7 @@ int main(int argc, char** argv) {
   bench_recording(dev, reps);
   bench_replay(dev, reps);
   bench_replay_cpu(dev, reps);
+  bench_loop(dev, reps);
   bench_submit_and_round_trip(dev, reps * 10);
   const int stages = 200;
   FenceFigures memop{}, event{};

@@ -181,10 +181,13 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
   set_loop(enc, loop_->words, want);
   enc.commit();
 
-  // Stream: read the counter, hand each new token over, poll again after a short sleep. The
-  // watchdog's deadline covers the whole loop; a fault ends the loop and surfaces at wait().
+  // Stream: read the counter, hand each new token over, then sleep about one token's time (the
+  // mean so far), or an eighth of it when a poll found nothing: a few wake-ups per token, not
+  // hundreds. Ends at the last token, a host stop or the deadline; a fault surfaces at wait().
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + wait_deadline(enc);
+  using std::chrono::microseconds;
+  const auto started = Clock::now();
+  const auto deadline = started + wait_deadline(enc);
   uint64_t seen = 0;
   bool host_stop = false;
   for (;;) {
@@ -203,8 +206,13 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
     }
     if (!host_stop && o.cancelled && o.cancelled()) host_stop = r.cancelled = true;
     if (host_stop && !channel.cancel_requested()) channel.cancel();
-    if (done || Clock::now() >= deadline) break;
-    if (seen == before) std::this_thread::sleep_for(std::chrono::microseconds(20));
+    const auto now = Clock::now();
+    if (done || host_stop || seen >= uint64_t(want) || now >= deadline) break;
+    const auto elapsed = std::chrono::duration_cast<microseconds>(now - started);
+    const auto pace = seen == 0        ? elapsed / 4  // the first token: back off geometrically
+                      : seen == before ? elapsed / int64_t(8 * seen)
+                                       : elapsed / int64_t(seen);
+    std::this_thread::sleep_for(std::clamp(pace, microseconds(20), microseconds(2000)));
   }
   const auto left = deadline - Clock::now();
   enc.wait(std::max<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(1)));
