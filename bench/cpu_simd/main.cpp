@@ -122,39 +122,31 @@ int main(int argc, char** argv) {
       simd::use_target(targets.front());
       std::printf("\n");
     }
-    {  // f32 activations, every row through one row_dots call (the logits head's matvec)
-      std::vector<const uint8_t*> rows(kRows);
-      for (int r = 0; r < kRows; ++r) rows[size_t(r)] = w.data() + uint64_t(r) * rb;
-      std::vector<float> out(kRows);
-      std::printf("%-6s %-4s %10s", std::string(sf::dtype_name(type)).c_str(), "f32r", "-");
+    // Every row through one call, per target: row_dots with f32 activations (the logits head's
+    // matvec) and dot_q8_rows with 8-bit ones (the decode kernels' form: eight rows share each
+    // activation load where the target allows). No reference column: see the single-row lines.
+    std::vector<const uint8_t*> rows(kRows);
+    for (int r = 0; r < kRows; ++r) rows[size_t(r)] = w.data() + uint64_t(r) * rb;
+    std::vector<float> out(kRows);
+    const auto all_rows_line = [&](const char* act, const auto& call) {
+      std::printf("%-6s %-4s %10s", std::string(sf::dtype_name(type)).c_str(), act, "-");
       for (int64_t t : targets) {
         simd::use_target(t);
         const double v = gmacs_all(reps, [&] {
-          simd::row_dots(type, rows.data(), kRows, x.data(), kCols, out.data());
+          call();
           return out[0];
         });
         std::printf(" %10.2f", v);
       }
       simd::use_target(targets.front());
       std::printf("\n");
-    }
-    if (!sf::kernels::cpu::is_q8_activation_type(type)) continue;
-    // The decode kernels' form: every row through dot_q8_rows (eight rows share each activation
-    // load where the target allows); the reference column repeats the scalar single-row figure.
-    std::vector<const uint8_t*> rows(kRows);
-    for (int r = 0; r < kRows; ++r) rows[size_t(r)] = w.data() + uint64_t(r) * rb;
-    std::vector<float> out(kRows);
-    std::printf("%-6s %-4s %10s", std::string(sf::dtype_name(type)).c_str(), "q8r", "-");
-    for (int64_t t : targets) {
-      simd::use_target(t);
-      const double v = gmacs_all(reps, [&] {
+    };
+    all_rows_line("f32r",
+                  [&] { simd::row_dots(type, rows.data(), kRows, x.data(), kCols, out.data()); });
+    if (sf::kernels::cpu::is_q8_activation_type(type))
+      all_rows_line("q8r", [&] {
         simd::dot_q8_rows(type, rows.data(), kRows, xq.data(), kCols, out.data());
-        return out[0];
       });
-      std::printf(" %10.2f", v);
-    }
-    simd::use_target(targets.front());
-    std::printf("\n");
   }
   return 0;
 }

@@ -30,11 +30,7 @@ QueueState::QueueState(std::shared_ptr<Backend> b, std::shared_ptr<Watchdog> w, 
 }
 
 QueueState::~QueueState() {
-  std::shared_ptr<CommandBuffer> last;
-  {
-    std::lock_guard<std::mutex> lock(last_mu_);
-    last = last_.lock();
-  }
+  const std::shared_ptr<CommandBuffer> last = last_submitted();
   impl->cancel_waits();  // a buffer held on a fence wait ends now instead of at the deadline
   const auto limit = watchdog->deadline();
   if (last && !last->wait_finished(limit)) {
@@ -65,12 +61,13 @@ void QueueState::note_submitted(const std::shared_ptr<CommandBuffer>& cb) {
   last_ = cb;
 }
 
+std::shared_ptr<CommandBuffer> QueueState::last_submitted() {
+  std::lock_guard<std::mutex> lock(last_mu_);
+  return last_.lock();
+}
+
 void QueueState::drain_within(std::chrono::nanoseconds timeout) {
-  std::shared_ptr<CommandBuffer> last;
-  {
-    std::lock_guard<std::mutex> lock(last_mu_);
-    last = last_.lock();
-  }
+  const std::shared_ptr<CommandBuffer> last = last_submitted();
   if (last && !last->wait_finished(timeout)) last->fail_overdue(timeout);
   impl->drain();  // the buffer has finished: this returns once the backend is idle
 }

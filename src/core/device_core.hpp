@@ -36,6 +36,7 @@ struct QueueState {
   void drain_within(std::chrono::nanoseconds timeout);
 
  private:
+  std::shared_ptr<CommandBuffer> last_submitted();  // null once it finished
   std::mutex last_mu_;
   std::weak_ptr<CommandBuffer> last_;
 };

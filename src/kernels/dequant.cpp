@@ -245,6 +245,11 @@ bool is_forward_weight_type(DType t) {
   return false;
 }
 
+bool is_block_weight_type(DType t) {
+  const DTypeInfo* info = dtype_info(t);
+  return is_forward_weight_type(t) && info && info->block_elems > 1;
+}
+
 const RowCodec& row_codec(DType t) {
   for (const RowCodec& c : kCodecs)
     if (c.type == t) return c;

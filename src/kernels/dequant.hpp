@@ -11,6 +11,8 @@ namespace stagefence::kernels {
 // Weight types that have forward kernels ("matvec.<dtype_name>" etc.), in a fixed order.
 std::span<const DType> forward_weight_types();
 bool is_forward_weight_type(DType t);
+// A forward weight type stored in GGML blocks (every one but F32, F16 and BF16).
+bool is_block_weight_type(DType t);
 
 // Decodes n elements (a whole number of blocks) of type t at src into dst.
 using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);

@@ -21,10 +21,10 @@ namespace sf = stagefence;
 
 namespace cudatest {
 
-// Opens the CUDA backend, or returns nothing when this machine has no usable GPU.
-inline std::optional<sf::Device> open_cuda() {
+// Opens the CUDA backend (with `o`'s other settings), or returns nothing when this machine has
+// no usable GPU.
+inline std::optional<sf::Device> open_cuda(sf::DeviceOptions o = {}) {
   try {
-    sf::DeviceOptions o;
     o.backend = sf::BackendKind::Cuda;
     return sf::Device::open(o);
   } catch (const sf::Error& e) {

@@ -10,17 +10,19 @@
 using namespace cudatest;
 using namespace std::chrono_literals;
 
-TEST(CudaWatchdog, KernelPastTheDeadlineFailsTheWaitNamingLabelAndFence) {
+namespace {
+
+std::optional<sf::Device> open_with_a_200ms_deadline() {
   sf::DeviceOptions o;
-  o.backend = sf::BackendKind::Cuda;
   o.wait_timeout = 200ms;
-  std::optional<sf::Device> opened;
-  try {
-    opened = sf::Device::open(o);
-  } catch (const sf::Error& e) {
-    if (e.code() != sf::ErrorCode::Unsupported) throw;
-    GTEST_SKIP() << "no usable CUDA device on this machine";
-  }
+  return open_cuda(o);
+}
+
+}  // namespace
+
+TEST(CudaWatchdog, KernelPastTheDeadlineFailsTheWaitNamingLabelAndFence) {
+  std::optional<sf::Device> opened = open_with_a_200ms_deadline();
+  if (!opened) GTEST_SKIP() << "no usable CUDA device on this machine";
   sf::Device& dev = *opened;
   auto stamp = dev.alloc(16);
   auto fence = dev.new_fence("gpu.stuck.fence");
@@ -61,16 +63,8 @@ TEST(CudaWatchdog, KernelPastTheDeadlineFailsTheWaitNamingLabelAndFence) {
 // and the device's memory are kept until exit rather than joined (which would block) or freed
 // (which the running kernel still uses).
 TEST(CudaWatchdog, DestroyingTheDeviceWithAStuckKernelReturnsAtTheDeadline) {
-  sf::DeviceOptions o;
-  o.backend = sf::BackendKind::Cuda;
-  o.wait_timeout = 200ms;
-  std::optional<sf::Device> opened;
-  try {
-    opened = sf::Device::open(o);
-  } catch (const sf::Error& e) {
-    if (e.code() != sf::ErrorCode::Unsupported) throw;
-    GTEST_SKIP() << "no usable CUDA device on this machine";
-  }
+  std::optional<sf::Device> opened = open_with_a_200ms_deadline();
+  if (!opened) GTEST_SKIP() << "no usable CUDA device on this machine";
   auto stamp = opened->alloc(16);
   {
     auto enc = opened->command_encoder();

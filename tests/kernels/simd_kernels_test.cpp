@@ -90,17 +90,22 @@ TEST(SimdQuantizer, BitIdenticalToScalarIncludingZeroAndNonFiniteBlocks) {
   EXPECT_EQ(want[2].d, 0.0f);
 }
 
-struct Q8Case {
+// A weight type and a row length (whole blocks of the type), the parameter of the dot suites.
+struct DotCase {
   DType type;
-  int64_t cols;  // groups of 32; K types in super-blocks of 256
+  int64_t n;
 };
 
-class SimdQ8Dot : public ::testing::TestWithParam<Q8Case> {};
+std::string dot_case_name(const ::testing::TestParamInfo<DotCase>& info) {
+  return std::string(dtype_name(info.param.type)) + "_" + std::to_string(info.param.n);
+}
+
+class SimdQ8Dot : public ::testing::TestWithParam<DotCase> {};
 
 TEST_P(SimdQ8Dot, BitIdenticalToScalarAndNearDoubleReference) {
   // Copies, not a structured binding: clang 14 cannot capture those in the lambdas below.
   const DType type = GetParam().type;
-  const int64_t cols = GetParam().cols;
+  const int64_t cols = GetParam().n;  // groups of 32; K types in super-blocks of 256
   constexpr int64_t kRows = 9;
   const std::vector<float> wf = random_floats(kRows * cols, 21 + uint32_t(type));
   std::vector<uint8_t> w = quantize(type, wf);
@@ -204,23 +209,17 @@ TEST(SimdQ8Dot, ExtremeCodesBitIdenticalToScalar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    WeightTypes, SimdQ8Dot,
-    ::testing::Values(Q8Case{DType::Q8_0, 32}, Q8Case{DType::Q8_0, 608}, Q8Case{DType::Q4_0, 96},
-                      Q8Case{DType::Q4_0, 576}, Q8Case{DType::Q4_1, 160}, Q8Case{DType::Q4_1, 576},
-                      Q8Case{DType::Q5_0, 32}, Q8Case{DType::Q5_0, 480}, Q8Case{DType::Q4_K, 256},
-                      Q8Case{DType::Q4_K, 768}, Q8Case{DType::Q5_K, 256}, Q8Case{DType::Q5_K, 512},
-                      Q8Case{DType::Q6_K, 256}, Q8Case{DType::Q6_K, 768}),
-    [](const auto& info) {
-      return std::string(dtype_name(info.param.type)) + "_" + std::to_string(info.param.cols);
-    });
+INSTANTIATE_TEST_SUITE_P(WeightTypes, SimdQ8Dot,
+                         ::testing::Values(DotCase{DType::Q8_0, 32}, DotCase{DType::Q8_0, 608},
+                                           DotCase{DType::Q4_0, 96}, DotCase{DType::Q4_0, 576},
+                                           DotCase{DType::Q4_1, 160}, DotCase{DType::Q4_1, 576},
+                                           DotCase{DType::Q5_0, 32}, DotCase{DType::Q5_0, 480},
+                                           DotCase{DType::Q4_K, 256}, DotCase{DType::Q4_K, 768},
+                                           DotCase{DType::Q5_K, 256}, DotCase{DType::Q5_K, 512},
+                                           DotCase{DType::Q6_K, 256}, DotCase{DType::Q6_K, 768}),
+                         dot_case_name);
 
-struct FloatCase {
-  DType type;
-  int64_t n;
-};
-
-class SimdFloatDot : public ::testing::TestWithParam<FloatCase> {};
+class SimdFloatDot : public ::testing::TestWithParam<DotCase> {};
 
 TEST_P(SimdFloatDot, BitIdenticalToScalarAndNearDoubleReference) {
   const DType type = GetParam().type;
@@ -250,20 +249,20 @@ TEST_P(SimdFloatDot, BitIdenticalToScalarAndNearDoubleReference) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Types, SimdFloatDot,
-    ::testing::Values(
-        FloatCase{DType::F32, 1}, FloatCase{DType::F32, 15}, FloatCase{DType::F32, 17},
-        FloatCase{DType::F32, 577}, FloatCase{DType::F16, 7}, FloatCase{DType::F16, 33},
-        FloatCase{DType::F16, 1000}, FloatCase{DType::BF16, 3}, FloatCase{DType::BF16, 100},
-        FloatCase{DType::BF16, 1537}, FloatCase{DType::Q8_0, 32}, FloatCase{DType::Q8_0, 608},
-        FloatCase{DType::Q4_0, 96}, FloatCase{DType::Q4_1, 576}, FloatCase{DType::Q5_0, 160},
-        FloatCase{DType::Q4_K, 512}, FloatCase{DType::Q5_K, 256}, FloatCase{DType::Q6_K, 768},
-        FloatCase{DType::Q4_0, 32}, FloatCase{DType::Q4_1, 32}, FloatCase{DType::Q5_K, 768},
-        FloatCase{DType::Q4_K, 256}, FloatCase{DType::Q6_K, 256}),
-    [](const auto& info) {
-      return std::string(dtype_name(info.param.type)) + "_" + std::to_string(info.param.n);
-    });
+INSTANTIATE_TEST_SUITE_P(Types, SimdFloatDot,
+                         ::testing::Values(DotCase{DType::F32, 1}, DotCase{DType::F32, 15},
+                                           DotCase{DType::F32, 17}, DotCase{DType::F32, 577},
+                                           DotCase{DType::F16, 7}, DotCase{DType::F16, 33},
+                                           DotCase{DType::F16, 1000}, DotCase{DType::BF16, 3},
+                                           DotCase{DType::BF16, 100}, DotCase{DType::BF16, 1537},
+                                           DotCase{DType::Q8_0, 32}, DotCase{DType::Q8_0, 608},
+                                           DotCase{DType::Q4_0, 96}, DotCase{DType::Q4_1, 576},
+                                           DotCase{DType::Q5_0, 160}, DotCase{DType::Q4_K, 512},
+                                           DotCase{DType::Q5_K, 256}, DotCase{DType::Q6_K, 768},
+                                           DotCase{DType::Q4_0, 32}, DotCase{DType::Q4_1, 32},
+                                           DotCase{DType::Q5_K, 768}, DotCase{DType::Q4_K, 256},
+                                           DotCase{DType::Q6_K, 256}),
+                         dot_case_name);
 
 // row_dots: several rows per pass (the logits head), each row's value the single-row dot's bits,
 // for row counts that leave every tail of the four-row passes.

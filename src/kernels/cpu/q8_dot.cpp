@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/dequant.hpp"
 #include "kernels/quant_blocks.hpp"
 #include "stagefence/error.hpp"
 
@@ -94,18 +95,7 @@ float term_q6_k(const uint8_t* b, int j, const ActBlockQ8& x) {
 }  // namespace
 
 bool is_q8_activation_type(DType t) {
-  switch (t) {
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_1:
-    case DType::Q5_0:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
+  return is_block_weight_type(t);
 }
 
 void quantize_activations(const float* x, int64_t n, ActBlockQ8* out) {

@@ -551,21 +551,12 @@ float row_blocks(const void* r, const float* x, int64_t n) {
 
 void row_dots(DType t, const uint8_t* const* rows, int64_t count, const float* x, int64_t n,
               float* out) {
-  switch (t) {
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_1:
-    case DType::Q5_0:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
-      active_target();
-      return HWY_DYNAMIC_DISPATCH(DotBlocksRows)(t, rows, count, x, n, out);
-    default: {
-      const FloatDotFn fn = row_dot(t);
-      for (int64_t i = 0; i < count; ++i) out[i] = fn(rows[i], x, n);
-    }
+  if (is_block_weight_type(t)) {
+    active_target();
+    return HWY_DYNAMIC_DISPATCH(DotBlocksRows)(t, rows, count, x, n, out);
   }
+  const FloatDotFn fn = row_dot(t);
+  for (int64_t i = 0; i < count; ++i) out[i] = fn(rows[i], x, n);
 }
 
 FloatDotFn row_dot(DType t) {
