@@ -181,11 +181,14 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
   set_loop(enc, loop_->words, want);
   enc.commit();
 
-  // Stream: read the counter, hand each new token over, then sleep about one token's time (the
-  // mean so far), or an eighth of it when a poll found nothing: a few wake-ups per token, not
-  // hundreds. Ends at the last token, a host stop or the deadline; a fault surfaces at wait().
+  // Stream: read the counter and hand each new token over, then sleep a token's time (the mean
+  // so far) or kPollBatch, whichever is longer, so a wake-up serves several short tokens; an
+  // eighth of a token after a poll that found nothing, geometric back-off before the first.
+  // Once the bound is less than a sleep away, block on the buffer instead: the last tokens
+  // arrive when it ends, not up to a sleep later. A fault surfaces at wait().
   using Clock = std::chrono::steady_clock;
   using std::chrono::microseconds;
+  constexpr microseconds kPollBatch{8000}, kMinSleep{20}, kMaxSleep{16000};
   const auto started = Clock::now();
   const auto deadline = started + wait_deadline(enc);
   uint64_t seen = 0;
@@ -209,10 +212,16 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
     const auto now = Clock::now();
     if (done || host_stop || seen >= uint64_t(want) || now >= deadline) break;
     const auto elapsed = std::chrono::duration_cast<microseconds>(now - started);
-    const auto pace = seen == 0        ? elapsed / 4  // the first token: back off geometrically
-                      : seen == before ? elapsed / int64_t(8 * seen)
-                                       : elapsed / int64_t(seen);
-    std::this_thread::sleep_for(std::clamp(pace, microseconds(20), microseconds(2000)));
+    if (seen == 0) {
+      std::this_thread::sleep_for(std::clamp(elapsed / 4, kMinSleep, kMaxSleep));
+      continue;
+    }
+    const microseconds per_token = elapsed / int64_t(seen);
+    const microseconds pace = seen == before ? per_token / 8 : std::max(per_token, kPollBatch);
+    if (per_token * int64_t(uint64_t(want) - seen) <= pace)
+      poll_completion(enc, deadline - now);  // the rest comes at the end; the loop reads it
+    else
+      std::this_thread::sleep_for(std::clamp(pace, kMinSleep, kMaxSleep));
   }
   const auto left = deadline - Clock::now();
   enc.wait(std::max<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(1)));
