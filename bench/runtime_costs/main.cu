@@ -106,6 +106,22 @@ sf::KernelArgs raw_args(std::initializer_list<void*> ptrs,
   return a;
 }
 
+// `def` launched n times on `s` under stream capture, instantiated (the raw baselines' chain).
+cudaGraphExec_t captured_chain(const sf::KernelDef& def, sf::KernelArgs& a, int n, cudaStream_t s) {
+  const sf::Launch l = def.cuda_launch(a);
+  void* params[1] = {&a};
+  CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < n; ++i)
+    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
+                                dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
+  cudaGraph_t g;
+  CHECK_CUDA(cudaStreamEndCapture(s, &g));
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaGraphInstantiate(&exec, g, 0));
+  CHECK_CUDA(cudaGraphDestroy(g));
+  return exec;
+}
+
 // --- 1. recording ------------------------------------------------------------------------
 void bench_recording(sf::Device& dev, int reps) {
   const sf::KernelId add = dev.kernels().id("add_f32");
@@ -229,18 +245,9 @@ void bench_replay_cpu(sf::Device& dev, int reps) {
   // Raw: the same chain captured from a stream; the CPU time of launching it.
   const sf::KernelDef& def = dev.kernels().def(add);
   sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
-  const sf::Launch l = def.cuda_launch(a);
-  void* params[1] = {&a};
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < kN; ++i)
-    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
-                                dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
-  cudaGraph_t g;
-  CHECK_CUDA(cudaStreamEndCapture(s, &g));
-  cudaGraphExec_t exec;
-  CHECK_CUDA(cudaGraphInstantiate(&exec, g, 0));
+  cudaGraphExec_t exec = captured_chain(def, a, kN, s);
   std::vector<double> raw;
   for (int r = 0; r < reps + 2; ++r) {
     const auto t = Clock::now();
@@ -250,7 +257,6 @@ void bench_replay_cpu(sf::Device& dev, int reps) {
     if (r >= 2) raw.push_back(c);
   }
   CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(g));
   CHECK_CUDA(cudaStreamDestroy(s));
   const double m = median(per);
   row("replay: CPU us per dispatch (vs graph launch/node)", m, median(raw), "us", "<= 0.1",
@@ -303,18 +309,9 @@ void bench_loop(sf::Device& dev, int reps) {
   // Raw: the chain captured from a stream, launched once per iteration, one synchronize.
   const sf::KernelDef& def = dev.kernels().def(add);
   sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
-  const sf::Launch l = def.cuda_launch(a);
-  void* params[1] = {&a};
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < kBody; ++i)
-    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
-                                dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
-  cudaGraph_t g;
-  CHECK_CUDA(cudaStreamEndCapture(s, &g));
-  cudaGraphExec_t exec;
-  CHECK_CUDA(cudaGraphInstantiate(&exec, g, 0));
+  cudaGraphExec_t exec = captured_chain(def, a, kBody, s);
   std::vector<double> raw_wall, raw_cpu;
   for (int r = 0; r < reps + 1; ++r) {
     const auto t = Clock::now();
@@ -328,7 +325,6 @@ void bench_loop(sf::Device& dev, int reps) {
     }
   }
   CHECK_CUDA(cudaGraphExecDestroy(exec));
-  CHECK_CUDA(cudaGraphDestroy(g));
   CHECK_CUDA(cudaStreamDestroy(s));
   row("loop: wall us per iteration, 10-dispatch body", median(wall), median(raw_wall), "us");
   row("loop: host CPU us per iteration (vs launches)", median(cpu), median(raw_cpu), "us", "<= 2",
