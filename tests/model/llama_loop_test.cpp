@@ -29,6 +29,18 @@ class LlamaLoopTest : public ::testing::TestWithParam<sf::BackendKind> {
     llama::Generator gen(*dev_, *model_);
     return gen.generate(kPrompt, go).tokens;
   }
+  // A generator over a 64-position cache, and loop options for up to `max_new_tokens`.
+  llama::Generator small_generator() {
+    llama::ForwardOptions fo;
+    fo.context = 64;
+    return llama::Generator(*dev_, *model_, fo);
+  }
+  static llama::GenerateOptions loop_options(int max_new_tokens) {
+    llama::GenerateOptions go;
+    go.max_new_tokens = max_new_tokens;
+    go.mode = llama::SubmissionMode::Loop;
+    return go;
+  }
   const std::vector<int32_t> kPrompt = {7, 90, 14, 150, 33, 2, 61};
   std::optional<sf::Device> dev_;
   std::optional<sf::gguf::GgufFile> file_;
@@ -66,12 +78,8 @@ TEST_P(LlamaLoopTest, StopsOnTheDeviceAtAStopId) {
 }
 
 TEST_P(LlamaLoopTest, HostStopKeepsACacheTheNextCallReuses) {
-  llama::ForwardOptions fo;
-  fo.context = 64;
-  llama::Generator gen(*dev_, *model_, fo);
-  llama::GenerateOptions go;
-  go.max_new_tokens = 50;
-  go.mode = llama::SubmissionMode::Loop;
+  llama::Generator gen = small_generator();
+  llama::GenerateOptions go = loop_options(50);
   int calls = 0;
   go.stop_after = [&](int32_t) { return ++calls == 4; };
   const llama::GenerationResult r = gen.generate(kPrompt, go);
@@ -92,18 +100,14 @@ TEST_P(LlamaLoopTest, HostStopKeepsACacheTheNextCallReuses) {
   go.max_new_tokens = 6;
   const llama::GenerationResult again = gen.generate(longer, go);
   EXPECT_EQ(again.cached_prompt_tokens, int(cached.size()));
-  llama::Generator fresh(*dev_, *model_, fo);
+  llama::Generator fresh = small_generator();
   go.reuse_cached_prefix = false;
   EXPECT_EQ(fresh.generate(longer, go).tokens, again.tokens);
 }
 
 TEST_P(LlamaLoopTest, HostCancelEndsTheLoop) {
-  llama::ForwardOptions fo;
-  fo.context = 64;
-  llama::Generator gen(*dev_, *model_, fo);
-  llama::GenerateOptions go;
-  go.max_new_tokens = 50;
-  go.mode = llama::SubmissionMode::Loop;
+  llama::Generator gen = small_generator();
+  llama::GenerateOptions go = loop_options(50);
   int seen = 0;
   go.on_token = [&](int, int32_t) { ++seen; };
   go.cancelled = [&] { return seen >= 3; };
