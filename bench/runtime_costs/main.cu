@@ -3,7 +3,6 @@
 // capture, the device-side loop, submission, fences, the commit-and-wait round trip and the L2
 // residency hint. Prints a table last; --json writes all.
 #include <cuda_runtime.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "stagefence/loop.hpp"
+#include "stagefence/report.hpp"
 #include "stagefence/stagefence.hpp"
 
 namespace sf = stagefence;
@@ -271,12 +271,6 @@ void bench_replay_cpu(sf::Device& dev, int reps) {
 // iteration: wall time (the GPU sets the pace in both) and the host thread's CPU time from the
 // first dispatch to the end of the wait (one commit and one wait for the loop, kIters launches
 // and one synchronize for the raw graph).
-double thread_cpu_us() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return double(t.tv_sec) * 1e6 + double(t.tv_nsec) * 1e-3;
-}
-
 void bench_loop(sf::Device& dev, int reps) {
   const sf::KernelId add = dev.kernels().id("add_f32");
   constexpr int kBody = 10;
@@ -288,13 +282,13 @@ void bench_loop(sf::Device& dev, int reps) {
     const sf::LoopWords start;
     words.upload(&start, sizeof start);
     const auto t = Clock::now();
-    const double c = thread_cpu_us();
+    const double c = sf::thread_cpu_ms();
     auto enc = dev.command_encoder();
     for (int i = 0; i < kBody; ++i)
       enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
     sf::set_loop(enc, words, kIters);
     enc.commit_and_wait();
-    const double host = thread_cpu_us() - c, w = us_since(t);
+    const double host = (sf::thread_cpu_ms() - c) * 1e3, w = us_since(t);
     sf::LoopWords end;
     words.download(&end, sizeof end);
     if (end.iterations != kIters) {
@@ -315,10 +309,10 @@ void bench_loop(sf::Device& dev, int reps) {
   std::vector<double> raw_wall, raw_cpu;
   for (int r = 0; r < reps + 1; ++r) {
     const auto t = Clock::now();
-    const double c = thread_cpu_us();
+    const double c = sf::thread_cpu_ms();
     for (uint32_t i = 0; i < kIters; ++i) CHECK_CUDA(cudaGraphLaunch(exec, s));
     CHECK_CUDA(cudaStreamSynchronize(s));
-    const double host = thread_cpu_us() - c, w = us_since(t);
+    const double host = (sf::thread_cpu_ms() - c) * 1e3, w = us_since(t);
     if (r >= 1) {
       raw_wall.push_back(w / kIters);
       raw_cpu.push_back(host / kIters);

@@ -1,7 +1,5 @@
 #include "model/llama/generator.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -9,18 +7,13 @@
 
 #include "kernels/finite_check.hpp"
 #include "stagefence/error.hpp"
+#include "stagefence/report.hpp"
 
 namespace stagefence::llama {
 
 namespace ops = kernels::ops;
 
 namespace {
-
-double thread_cpu_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) * 1e-3;
-}
 
 double now_ms() {
   using namespace std::chrono;
@@ -350,7 +343,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   // Decode: each step feeds the sampled token back through the device's token buffer.
   const std::vector<Pass> decode = each_rank([](LlamaForward& f) { return f.decode_pass(); });
   const CounterSnapshot before = counters::snapshot();
-  const double wall_start = now_ms(), cpu_start = thread_cpu_us();
+  const double wall_start = now_ms(), cpu_start = thread_cpu_ms();
   if (looped && !stopped && o.max_new_tokens > 1) {
     if (o.cancelled && o.cancelled())
       r.cancelled = true;
@@ -370,7 +363,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
     if (o.on_token) o.on_token(step, r.tokens.back());
     stopped = stops();
   }
-  const double wall = now_ms() - wall_start, cpu = thread_cpu_us() - cpu_start;
+  const double wall = now_ms() - wall_start, cpu = (thread_cpu_ms() - cpu_start) * 1e3;
   DecodeFigures& d = r.decode;
   d.total = counters::snapshot() - before;
   d.steps = int(r.tokens.size()) - 1;
