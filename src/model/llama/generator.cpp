@@ -20,6 +20,12 @@ double now_ms() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
+// Whether `t` ends the generation: a stop id or the caller's stop_after.
+bool stops_at(const GenerateOptions& o, int32_t t) {
+  return std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end() ||
+         (o.stop_after && o.stop_after(t));
+}
+
 bool same_sampler(const ops::SamplerParams& a, const ops::SamplerParams& b) {
   return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p;
 }
@@ -193,9 +199,7 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
     for (; seen < published && !host_stop; ++seen) {
       r.tokens.push_back(channel.token(seen));
       if (o.on_token) o.on_token(int(r.tokens.size()) - 1, r.tokens.back());
-      const int32_t t = r.tokens.back();
-      if (std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end() ||
-          (o.stop_after && o.stop_after(t)))
+      if (stops_at(o, r.tokens.back()))
         host_stop = true;
       else if (seen + 1 < uint64_t(want) && o.cancelled && o.cancelled())
         host_stop = r.cancelled = true;  // as the other modes check before each step
@@ -333,12 +337,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
   r.prefill_ms = now_ms() - prefill_start;
   r.tokens.push_back(read_token());
   if (o.on_token) o.on_token(0, r.tokens.back());
-  const auto stops = [&] {
-    const int32_t t = r.tokens.back();
-    return std::find(o.stop_ids.begin(), o.stop_ids.end(), t) != o.stop_ids.end() ||
-           (o.stop_after && o.stop_after(t));
-  };
-  bool stopped = stops();
+  bool stopped = stops_at(o, r.tokens.back());
 
   // Decode: each step feeds the sampled token back through the device's token buffer.
   const std::vector<Pass> decode = each_rank([](LlamaForward& f) { return f.decode_pass(); });
@@ -361,7 +360,7 @@ GenerationResult Generator::generate(std::span<const int32_t> prompt, const Gene
       run_pass(sub, o.mode, plan, decode, true, sampler, true);
     r.tokens.push_back(read_token());
     if (o.on_token) o.on_token(step, r.tokens.back());
-    stopped = stops();
+    stopped = stops_at(o, r.tokens.back());
   }
   const double wall = now_ms() - wall_start, cpu = (thread_cpu_ms() - cpu_start) * 1e3;
   DecodeFigures& d = r.decode;
