@@ -3,7 +3,8 @@
 # non-zero if the fuzzer finds a crash (the reproducer lands in the artifacts folder it prints).
 #
 #   scripts/fuzz.sh [seconds=60] [target=reader]
-#   target reader: the GGUF reader (gguf_fuzz); model: loading a model from GGUF bytes on a CPU
+#   target reader: the GGUF reader (gguf_fuzz, seeded with gguf_make_corpus's files and
+#   fuzz/corpus/gguf_reader); model: loading a model from GGUF bytes on a CPU
 #   device (model_load_fuzz, seeded with model_make_corpus's files and fuzz/corpus/model_load).
 #   BUILD_DIR (default build-fuzz in the repository) holds the build, corpora and artifacts.
 set -euo pipefail
@@ -36,6 +37,7 @@ if [[ $target == reader ]]; then
   cmake --build "$build" --target gguf_fuzz gguf_make_corpus
   mkdir -p "$corpus" "$artifacts"  # the corpus keeps what earlier runs found
   "$build/gguf_make_corpus" "$corpus"
+  cp "$repo"/fuzz/corpus/gguf_reader/* "$corpus"/  # earlier findings, kept as regressions
   what="the GGUF reader"
   limits=(-max_len=65536)
 else
