@@ -98,9 +98,11 @@ int run_chat(const CLI::App& command, ChatArgs& args) {
   llama::GenerateOptions go;
   go.mode = mode;
   go.layers_per_stage = args.model.layers_per_stage;
+  go.stream_interval = std::chrono::milliseconds(args.model.stream_interval_ms);
   go.sampling = args.sampling.options();
   go.reuse_cached_prefix = true;
   go.stop_after = [&](int32_t t) { return tokenizer.is_end_of_generation(t); };
+  go.stop_ids = llama::device_stop_ids(tokenizer.end_of_generation_ids());
   while (true) {
     if (interactive) std::fprintf(stderr, "> "), std::fflush(stderr);
     const std::optional<std::string> line = lines.next(InterruptGuard::count());

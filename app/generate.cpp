@@ -252,10 +252,13 @@ int run_generate(const CLI::App& command, GenerateArgs& args) {
   llama::GenerateOptions go;
   go.max_new_tokens = args.tokens;
   go.layers_per_stage = args.model.layers_per_stage;
+  go.stream_interval = std::chrono::milliseconds(args.model.stream_interval_ms);
   go.sampling = args.sampling.options();
   const tok::Tokenizer* tokenizer = source.tokenizer ? &*source.tokenizer : nullptr;
-  if (tokenizer && !args.ignore_eos)
+  if (tokenizer && !args.ignore_eos) {
     go.stop_after = [tokenizer](int32_t t) { return tokenizer->is_end_of_generation(t); };
+    go.stop_ids = llama::device_stop_ids(tokenizer->end_of_generation_ids());
+  }
   go.cancelled = [] { return InterruptGuard::count() > 0; };
 
   llama::Generator generator = running.make_generator(args.model.forward_options());

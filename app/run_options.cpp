@@ -61,6 +61,11 @@ void add_model_options(CLI::App& app, ModelArgs& a, bool allow_all_modes) {
                      (allow_all_modes ? " | all" : "") + " (default: session)")
       ->type_name("MODE")
       ->check(one_of(modes));
+  app.add_option("--stream-interval-ms", a.stream_interval_ms,
+                 "loop mode: milliseconds between the host's reads of the device's token ring; "
+                 "tokens stream once per interval (default: 50)")
+      ->type_name("MS")
+      ->check(integer_in(1, 60000));
 }
 
 void add_sampling_options(CLI::App& app, SamplingArgs& a) {

@@ -20,6 +20,7 @@ struct ModelArgs {
   int prefill_chunk = 32;
   int layers_per_stage = 1;
   std::string mode = "session";
+  int stream_interval_ms = 50;  // loop mode: host reads of the token ring
 
   DeviceOptions device_options() const;
   llama::ForwardOptions forward_options() const;

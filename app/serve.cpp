@@ -83,6 +83,7 @@ int run_serve(const CLI::App& command, ServeArgs& args) {
   so.queue_limit = args.queue_limit;
   so.mode = mode;
   so.layers_per_stage = args.model.layers_per_stage;
+  so.stream_interval = std::chrono::milliseconds(args.model.stream_interval_ms);
   const llama::ForwardOptions fo = args.model.forward_options();
   server::Scheduler scheduler([&] { return running.make_generator(fo); }, tokenizer, so);
 

@@ -53,9 +53,9 @@ LoopChannel make_loop_channel(Device& device, uint32_t capacity);
 // max_iterations is 0, State when the buffer was committed.
 void set_loop(CommandEncoder& enc, const Buffer& words, uint32_t max_iterations);
 
-// Blocks at most `slice` for the encoder's committed buffer to finish (spinning briefly first);
-// true once it has. Never throws the buffer's error: wait() does. Throws State if nothing was
-// committed. Counts no sync.
+// Blocks at most `slice` for the encoder's committed buffer to finish, waking as soon as it
+// does (no spin: a poller expects to sleep); true once it has. Never throws the buffer's error:
+// wait() does. Throws State if nothing was committed. Counts no sync.
 bool poll_completion(const CommandEncoder& enc, std::chrono::nanoseconds slice);
 
 // The limit a wait that names none gets on the encoder's queue (the device's deadline).

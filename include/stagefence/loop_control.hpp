@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "stagefence/kernel_args.hpp"  // SF_HD
+
 namespace stagefence {
 
 // The two device words a loop buffer runs under (a Buffer view of at least 8 bytes):
@@ -45,5 +47,36 @@ struct LoopControlParams {
   uint32_t capacity = 0;  // LoopChannel::capacity()
   int32_t stop_ids[kMaxStopIds] = {};
 };
+
+// One iteration's stop decision, the same on every backend: publishes `token` unless the head's
+// `flag` is not finite_ok or the ring is full, then stops at a stop id, at max_tokens, on a
+// cancel or when the ring fills. `Channel` gives the backend's memory accesses and ordering:
+// published() (the counter; the kernel is its only writer), publish(n, token) (ring[n], then
+// the counter n + 1, visible in that order), cancelled() and finish(reason) (the reason, then
+// the condition cleared).
+template <class Channel>
+SF_HD void loop_control_step(const LoopControlParams& p, int32_t token, uint32_t flag,
+                             Channel& channel) {
+  uint64_t n = channel.published();
+  LoopStop reason = LoopStop::Running;
+  if (flag != p.finite_ok) {
+    reason = LoopStop::NonFinite;
+  } else if (n >= p.capacity) {
+    reason = LoopStop::Full;
+  } else {
+    channel.publish(n++, token);
+    for (uint32_t i = 0; i < p.stop_count && i < LoopControlParams::kMaxStopIds; ++i)
+      if (token == p.stop_ids[i]) reason = LoopStop::StopToken;
+    if (reason == LoopStop::Running) {
+      if (n >= p.max_tokens)
+        reason = LoopStop::Count;
+      else if (channel.cancelled())
+        reason = LoopStop::Cancelled;
+      else if (n >= p.capacity)
+        reason = LoopStop::Full;
+    }
+  }
+  if (reason != LoopStop::Running) channel.finish(reason);
+}
 
 }  // namespace stagefence

@@ -88,11 +88,11 @@ std::string CommandBuffer::stages_suffix() const {
   return " (stages '" + stages->front().label + "' to '" + stages->back().label + "')";
 }
 
-bool CommandBuffer::wait_finished(std::chrono::nanoseconds timeout) {
+bool CommandBuffer::wait_finished(std::chrono::nanoseconds timeout, bool spin) {
   auto is_final = [](Status s) { return s == Status::Completed || s == Status::Failed; };
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  if (spin_for([&] { return is_final(status.load(std::memory_order_acquire)); },
-               std::min(timeout, host_spin_window())))
+  if (spin && spin_for([&] { return is_final(status.load(std::memory_order_acquire)); },
+                       std::min(timeout, host_spin_window())))
     return true;
   std::unique_lock<std::mutex> lock(mu);
   return cv.wait_until(lock, deadline, [&] { return is_final(status); });

@@ -88,9 +88,9 @@ struct CommandBuffer {
   std::shared_ptr<void> backend_state;
 
   bool finished() const;  // Completed or Failed (takes mu)
-  // Spins briefly (host_spin_window), then blocks until finished or `timeout` passes; false
-  // when it passed.
-  bool wait_finished(std::chrono::nanoseconds timeout);
+  // Spins briefly (host_spin_window; not when `spin` is false, for a waiter that expects to
+  // sleep), then blocks until finished or `timeout` passes; false when it passed.
+  bool wait_finished(std::chrono::nanoseconds timeout, bool spin = true);
   // Blocks until finished; throws the buffer's error, or the watchdog's Timeout once `timeout`
   // (unset: the device's deadline) passes.
   void wait_or_throw(std::optional<std::chrono::nanoseconds> timeout);

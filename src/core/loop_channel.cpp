@@ -97,7 +97,7 @@ bool poll_completion(const CommandEncoder& enc, std::chrono::nanoseconds slice) 
   if (cb.status == CommandBuffer::Status::Recording)
     raise(ErrorCode::State,
           "poll_completion on command buffer " + cb.display_name() + " that was never committed");
-  return cb.wait_finished(slice);
+  return cb.wait_finished(slice, /*spin=*/false);  // a poller sleeps; spinning would cost more
 }
 
 std::chrono::nanoseconds wait_deadline(const CommandEncoder& enc) {

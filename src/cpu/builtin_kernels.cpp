@@ -69,41 +69,34 @@ void fail(const KernelArgs& a, const Launch&, uint64_t, uint64_t) {
 // loop_control (stagefence/loop_control.hpp): publishes the iteration's token to the loop's
 // channel and clears the loop condition when the loop must stop.
 void loop_control(const KernelArgs& a, const Launch&, uint64_t, uint64_t) {
+  struct Channel {
+    char* base;
+    uint32_t* condition;
+    std::atomic_ref<uint64_t> count() const {
+      return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(base + loop_layout::kCount));
+    }
+    uint64_t published() const { return count().load(std::memory_order_relaxed); }
+    void publish(uint64_t n, int32_t token) const {
+      int32_t* ring = reinterpret_cast<int32_t*>(base + loop_layout::kRing);
+      std::atomic_ref<int32_t>(ring[n]).store(token, std::memory_order_relaxed);
+      count().store(n + 1, std::memory_order_release);  // the token before the counter
+    }
+    bool cancelled() const {
+      return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(base + loop_layout::kCancel))
+                 .load(std::memory_order_acquire) != 0;
+    }
+    void finish(LoopStop reason) const {
+      std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(base + loop_layout::kStop))
+          .store(uint32_t(reason), std::memory_order_release);
+      std::atomic_ref<uint32_t>(*condition).store(0, std::memory_order_release);
+    }
+  };
   const auto p = a.params<LoopControlParams>();
   const int32_t* status = a.p<const int32_t>(0);
-  std::atomic_ref<uint32_t> condition(*a.p<uint32_t>(1));
-  char* channel = reinterpret_cast<char*>(p.channel);
-  std::atomic_ref<uint64_t> count(*reinterpret_cast<uint64_t*>(channel + loop_layout::kCount));
-  std::atomic_ref<uint32_t> cancel(*reinterpret_cast<uint32_t*>(channel + loop_layout::kCancel));
-  std::atomic_ref<uint32_t> stop(*reinterpret_cast<uint32_t*>(channel + loop_layout::kStop));
-  int32_t* ring = reinterpret_cast<int32_t*>(channel + loop_layout::kRing);
-
-  const int32_t token = status[0];
   uint32_t flag = 0;
   std::memcpy(&flag, &status[1], sizeof flag);
-  uint64_t n = count.load(std::memory_order_relaxed);  // this kernel is its only writer
-  LoopStop reason = LoopStop::Running;
-  if (flag != p.finite_ok) {
-    reason = LoopStop::NonFinite;
-  } else if (n >= p.capacity) {
-    reason = LoopStop::Full;
-  } else {
-    std::atomic_ref<int32_t>(ring[n]).store(token, std::memory_order_relaxed);
-    count.store(++n, std::memory_order_release);  // the token before the counter
-    for (uint32_t i = 0; i < p.stop_count && i < LoopControlParams::kMaxStopIds; ++i)
-      if (token == p.stop_ids[i]) reason = LoopStop::StopToken;
-    if (reason == LoopStop::Running) {
-      if (n >= p.max_tokens)
-        reason = LoopStop::Count;
-      else if (cancel.load(std::memory_order_acquire) != 0)
-        reason = LoopStop::Cancelled;
-      else if (n >= p.capacity)
-        reason = LoopStop::Full;
-    }
-  }
-  if (reason == LoopStop::Running) return;
-  stop.store(uint32_t(reason), std::memory_order_release);
-  condition.store(0, std::memory_order_release);
+  Channel channel{reinterpret_cast<char*>(p.channel), a.p<uint32_t>(1)};
+  loop_control_step(p, status[0], flag, channel);
 }
 
 }  // namespace

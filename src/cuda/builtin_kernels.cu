@@ -113,45 +113,35 @@ __global__ void timestamp_spin(KernelArgs a) {
 
 // loop_control (stagefence/loop_control.hpp), as on the CPU: the token reaches the host-mapped
 // ring before the counter that publishes it (__threadfence_system between the stores).
+struct DeviceLoopChannel {
+  char* base;
+  volatile uint32_t* condition;
+  __device__ volatile uint64_t* count() const {
+    return reinterpret_cast<volatile uint64_t*>(base + loop_layout::kCount);
+  }
+  __device__ uint64_t published() const { return *count(); }
+  __device__ void publish(uint64_t n, int32_t token) const {
+    reinterpret_cast<volatile int32_t*>(base + loop_layout::kRing)[n] = token;
+    __threadfence_system();
+    *count() = n + 1;
+    __threadfence_system();
+  }
+  __device__ bool cancelled() const {
+    return *reinterpret_cast<volatile uint32_t*>(base + loop_layout::kCancel) != 0;
+  }
+  __device__ void finish(LoopStop reason) const {
+    *reinterpret_cast<volatile uint32_t*>(base + loop_layout::kStop) = uint32_t(reason);
+    __threadfence_system();
+    *condition = 0;
+    __threadfence();
+  }
+};
+
 __global__ void loop_control(KernelArgs a) {
   const LoopControlParams p = a.params<LoopControlParams>();
   const volatile int32_t* status = a.p<const int32_t>(0);
-  volatile uint32_t* condition = a.p<uint32_t>(1);
-  char* channel = reinterpret_cast<char*>(p.channel);
-  volatile uint64_t* count = reinterpret_cast<volatile uint64_t*>(channel + loop_layout::kCount);
-  volatile uint32_t* cancel = reinterpret_cast<volatile uint32_t*>(channel + loop_layout::kCancel);
-  volatile uint32_t* stop = reinterpret_cast<volatile uint32_t*>(channel + loop_layout::kStop);
-  volatile int32_t* ring = reinterpret_cast<volatile int32_t*>(channel + loop_layout::kRing);
-
-  const int32_t token = status[0];
-  const uint32_t flag = uint32_t(status[1]);
-  uint64_t n = *count;  // this kernel is its only writer
-  LoopStop reason = LoopStop::Running;
-  if (flag != p.finite_ok) {
-    reason = LoopStop::NonFinite;
-  } else if (n >= p.capacity) {
-    reason = LoopStop::Full;
-  } else {
-    ring[n] = token;
-    __threadfence_system();
-    *count = ++n;
-    __threadfence_system();
-    for (uint32_t i = 0; i < p.stop_count && i < LoopControlParams::kMaxStopIds; ++i)
-      if (token == p.stop_ids[i]) reason = LoopStop::StopToken;
-    if (reason == LoopStop::Running) {
-      if (n >= p.max_tokens)
-        reason = LoopStop::Count;
-      else if (*cancel != 0)
-        reason = LoopStop::Cancelled;
-      else if (n >= p.capacity)
-        reason = LoopStop::Full;
-    }
-  }
-  if (reason == LoopStop::Running) return;
-  *stop = uint32_t(reason);
-  __threadfence_system();
-  *condition = 0;
-  __threadfence();
+  DeviceLoopChannel channel{reinterpret_cast<char*>(p.channel), a.p<uint32_t>(1)};
+  loop_control_step(p, status[0], uint32_t(status[1]), channel);
 }
 
 }  // namespace

@@ -143,6 +143,7 @@ JobEvent Scheduler::run_job(Slot& slot, Job& job) {
   llama::GenerateOptions go;
   go.mode = options_.mode;
   go.layers_per_stage = options_.layers_per_stage;
+  go.stream_interval = options_.stream_interval;
   go.max_new_tokens = spec.max_tokens;
   go.sampling = spec.sampling;
   go.reuse_cached_prefix = spec.cache_prompt;
@@ -154,6 +155,7 @@ JobEvent Scheduler::run_job(Slot& slot, Job& job) {
     send(stops.push(decoder.push(token)));
   };
   go.stop_after = [&](int32_t) { return end_of_turn || stops.matched(); };
+  go.stop_ids = llama::device_stop_ids(tokenizer_.end_of_generation_ids());
   bool holding = false;
   const auto stop_requested = [&] { return job.cancelled() || stopping_.load(); };
   go.cancelled = [&] {

@@ -28,6 +28,7 @@ struct SchedulerOptions {
   int queue_limit = 64;  // jobs that may wait for a slot; more get 503
   llama::SubmissionMode mode = llama::SubmissionMode::Session;
   int layers_per_stage = 1;
+  std::chrono::microseconds stream_interval{50000};  // loop mode (GenerateOptions)
   std::chrono::milliseconds turn_deadline{std::chrono::minutes(10)};
 };
 

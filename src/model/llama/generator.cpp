@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <thread>
 
 #include "kernels/finite_check.hpp"
 #include "stagefence/error.hpp"
@@ -31,6 +30,11 @@ bool same_sampler(const ops::SamplerParams& a, const ops::SamplerParams& b) {
 }
 
 }  // namespace
+
+std::vector<int32_t> device_stop_ids(const std::vector<int32_t>& ids) {
+  if (ids.size() > LoopControlParams::kMaxStopIds) return {};
+  return ids;
+}
 
 const char* mode_name(SubmissionMode mode) {
   switch (mode) {
@@ -180,22 +184,19 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
   set_loop(enc, loop_->words, want);
   enc.commit();
 
-  // Stream: read the counter and hand each new token over, then sleep a token's time (the mean
-  // so far) or kPollBatch, whichever is longer, so a wake-up serves several short tokens; an
-  // eighth of a token after a poll that found nothing, geometric back-off before the first.
-  // Once the bound is less than a sleep away, block on the buffer instead: the last tokens
-  // arrive when it ends, not up to a sleep later. A fault surfaces at wait().
+  // Stream: read the counter and hand each new token over, then block on the buffer for one
+  // stream interval; the wait ends early when the loop does, so the last tokens come at once.
+  // One wake-up serves every token of an interval (a wake-up costs more host CPU than a token's
+  // worth at the budget). A fault surfaces at wait().
   using Clock = std::chrono::steady_clock;
-  using std::chrono::microseconds;
-  constexpr microseconds kPollBatch{8000}, kMinSleep{20}, kMaxSleep{16000};
-  const auto started = Clock::now();
-  const auto deadline = started + wait_deadline(enc);
+  const auto deadline = Clock::now() + wait_deadline(enc);
+  const std::chrono::nanoseconds interval =
+      std::max(o.stream_interval, std::chrono::microseconds(1));
   uint64_t seen = 0;
   bool host_stop = false;
   for (;;) {
     const bool done = enc.is_completed();  // before the counter: a done loop's count is final
     const uint64_t published = channel.published();
-    const uint64_t before = seen;
     for (; seen < published && !host_stop; ++seen) {
       r.tokens.push_back(channel.token(seen));
       if (o.on_token) o.on_token(int(r.tokens.size()) - 1, r.tokens.back());
@@ -208,17 +209,7 @@ void Generator::loop_decode(Submitters& sub, const Captured& c, const GenerateOp
     if (host_stop && !channel.cancel_requested()) channel.cancel();
     const auto now = Clock::now();
     if (done || host_stop || seen >= uint64_t(want) || now >= deadline) break;
-    const auto elapsed = std::chrono::duration_cast<microseconds>(now - started);
-    if (seen == 0) {
-      std::this_thread::sleep_for(std::clamp(elapsed / 4, kMinSleep, kMaxSleep));
-      continue;
-    }
-    const microseconds per_token = elapsed / int64_t(seen);
-    const microseconds pace = seen == before ? per_token / 8 : std::max(per_token, kPollBatch);
-    if (per_token * int64_t(uint64_t(want) - seen) <= pace)
-      poll_completion(enc, deadline - now);  // the rest comes at the end; the loop reads it
-    else
-      std::this_thread::sleep_for(std::clamp(pace, kMinSleep, kMaxSleep));
+    poll_completion(enc, std::min<std::chrono::nanoseconds>(interval, deadline - now));
   }
   const auto left = deadline - Clock::now();
   enc.wait(std::max<std::chrono::nanoseconds>(left, std::chrono::nanoseconds(1)));

@@ -13,6 +13,7 @@
 // With tensor parallelism every rank runs the same stages on its own device and queue; the host
 // records and commits each stage for all ranks before it waits, so the ranks' collectives meet.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,6 +47,10 @@ struct SamplingOptions {
   uint64_t seed = 0;
 };
 
+// `ids` as GenerateOptions::stop_ids when loop mode can check them all on the device (at most
+// LoopControlParams::kMaxStopIds); else none, and the caller's stop_after alone stops.
+std::vector<int32_t> device_stop_ids(const std::vector<int32_t>& ids);
+
 struct GenerateOptions {
   SubmissionMode mode = SubmissionMode::Session;
   int layers_per_stage = 1;  // 0: every layer in one stage
@@ -67,6 +72,10 @@ struct GenerateOptions {
   // ring); returning true ends the generation there (GenerationResult::cancelled), e.g. on
   // Ctrl-C or when a client disconnects.
   std::function<bool()> cancelled;
+  // Loop mode: how long the host sleeps between reads of the device's token ring; on_token,
+  // stop_after and cancelled are served once per interval (the loop's end wakes it at once).
+  // Shorter streams text more smoothly at a host wake-up per interval.
+  std::chrono::microseconds stream_interval{50000};
   // Keep the K/V of the longest prefix this prompt shares with what the previous generate()
   // call left in the cache, and prefill only the rest (at least the last prompt token).
   bool reuse_cached_prefix = false;

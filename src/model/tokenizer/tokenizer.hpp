@@ -48,6 +48,8 @@ class Tokenizer {
   // Whether a generated token ends the turn: EOS, or a control token that closes a chat turn
   // (<|im_end|>, <end_of_turn>, <|eot_id|>, <|endoftext|>).
   bool is_end_of_generation(int32_t id) const;
+  // Every id is_end_of_generation accepts (for a device-side stop, e.g. loop mode's stop ids).
+  const std::vector<int32_t>& end_of_generation_ids() const { return end_of_generation_; }
   // Strips the one space that encoding prepended (SentencePiece add_space_prefix).
   bool strips_leading_space() const;
 
