@@ -1,7 +1,7 @@
 // Measures what the runtime itself costs on CUDA, each figure next to a raw CUDA baseline taken
 // by this same program on the same card: recording, graph replay, the host cost of replaying a
-// capture, the device-side loop, submission, fences, the commit-and-wait round trip and the L2
-// residency hint. Prints a table last; --json writes all.
+// capture, the device-side loop, a token in replay and in loop, submission, fences, the
+// commit-and-wait round trip and the L2 residency hint. Prints a table last; --json writes all.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -325,6 +325,92 @@ void bench_loop(sf::Device& dev, int reps) {
       median(cpu) <= 2.0);
 }
 
+// --- 2d. a token: one launch per token (replay) and the device-side loop ----------------
+// A synthetic decode token: a chain of kDispatches small dispatches (a decode token's count),
+// captured once. Per token, replay records it into a fresh buffer and commits and waits (one
+// launch, one sync); loop runs kTokens tokens under one launch. The raw baselines: the same chain
+// as a stream-captured graph launched and synchronized per token, and launched kTokens times
+// back to back with one synchronize, which gives the GPU time of a token: GPU idle per token is
+// a mode's wall time per token less that.
+void bench_token(sf::Device& dev, int reps) {
+  const sf::KernelId add = dev.kernels().id("add_f32");
+  constexpr int kDispatches = 160;
+  constexpr uint32_t kTokens = 64;
+  auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
+  auto words = dev.alloc(sf::DType::U32, {2});
+  sf::CaptureGraph token;
+  {
+    auto enc = dev.command_encoder();
+    enc.begin_capture();
+    for (int i = 0; i < kDispatches; ++i)
+      enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
+    token = enc.end_capture();
+  }
+  struct PerToken {
+    std::vector<double> wall, cpu;
+  };
+  PerToken replay, loop, raw_sync, raw_busy;
+  auto enc = dev.command_encoder();
+  for (int r = 0; r < reps + 1; ++r) {  // the first compiles the capture and builds the execs
+    auto t = Clock::now();
+    double c = sf::thread_cpu_ms();
+    for (uint32_t k = 0; k < kTokens; ++k) {
+      enc.reset();
+      enc.replay(token);
+      enc.commit_and_wait();
+    }
+    if (r >= 1) {
+      replay.wall.push_back(us_since(t) / kTokens);
+      replay.cpu.push_back((sf::thread_cpu_ms() - c) * 1e3 / kTokens);
+    }
+    const sf::LoopWords start;
+    words.upload(&start, sizeof start);
+    t = Clock::now();
+    c = sf::thread_cpu_ms();
+    enc.reset();
+    enc.replay(token);
+    sf::set_loop(enc, words, kTokens);
+    enc.commit_and_wait();
+    if (r >= 1) {
+      loop.wall.push_back(us_since(t) / kTokens);
+      loop.cpu.push_back((sf::thread_cpu_ms() - c) * 1e3 / kTokens);
+    }
+  }
+  const sf::KernelDef& def = dev.kernels().def(add);
+  sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
+  cudaStream_t s;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  cudaGraphExec_t exec = captured_chain(def, a, kDispatches, s);
+  for (int r = 0; r < reps + 1; ++r) {
+    auto t = Clock::now();
+    double c = sf::thread_cpu_ms();
+    for (uint32_t k = 0; k < kTokens; ++k) {
+      CHECK_CUDA(cudaGraphLaunch(exec, s));
+      CHECK_CUDA(cudaStreamSynchronize(s));
+    }
+    if (r >= 1) {
+      raw_sync.wall.push_back(us_since(t) / kTokens);
+      raw_sync.cpu.push_back((sf::thread_cpu_ms() - c) * 1e3 / kTokens);
+    }
+    t = Clock::now();
+    for (uint32_t k = 0; k < kTokens; ++k) CHECK_CUDA(cudaGraphLaunch(exec, s));
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    if (r >= 1) raw_busy.wall.push_back(us_since(t) / kTokens);
+  }
+  CHECK_CUDA(cudaGraphExecDestroy(exec));
+  CHECK_CUDA(cudaStreamDestroy(s));
+  const double busy = median(raw_busy.wall);
+  const auto idle = [&](const PerToken& p) { return std::max(0.0, median(p.wall) - busy); };
+  row("token (160 dispatches): GPU us per token, raw", busy, busy, "us");
+  row("token replay: host CPU us per token (vs launch+sync)", median(replay.cpu),
+      median(raw_sync.cpu), "us", "<= 30", median(replay.cpu) <= 30);
+  row("token replay: GPU idle us per token (vs launch+sync)", idle(replay), idle(raw_sync), "us");
+  row("token loop: host CPU us per token (vs launch+sync)", median(loop.cpu), median(raw_sync.cpu),
+      "us", "<= 2", median(loop.cpu) <= 2);
+  row("token loop: GPU idle us per token (vs launch+sync)", idle(loop), idle(raw_sync), "us");
+  row("token loop: tokens per launch (vs replay)", kTokens, 1, "");
+}
+
 // --- 3. submission and round trip ----------------------------------------------------------
 void bench_submit_and_round_trip(sf::Device& dev, int reps) {
   const sf::KernelId fill = dev.kernels().id("fill_f32");
@@ -550,6 +636,7 @@ int main(int argc, char** argv) {
   bench_replay(dev, reps);
   bench_replay_cpu(dev, reps);
   bench_loop(dev, reps);
+  bench_token(dev, reps);
   bench_submit_and_round_trip(dev, reps * 10);
   const int stages = 200;
   FenceFigures memop{}, event{};

@@ -88,7 +88,8 @@ TEST_P(LoopTest, RunsUntilTheControlKernelOrTheBoundStopsIt) {
 }
 
 TEST_P(LoopTest, AFailingDispatchEndsTheLoopWithItsStage) {
-  if (!is_cpu()) GTEST_SKIP() << "a trap loses the CUDA context; the CUDA fault tests cover traps";
+  // On CUDA the trap loses the context (ctest runs each test in its own process); the graph's
+  // error names the buffer's stage range, as a replayed token's does (StageMarks).
   sf::LoopChannel ch = sf::make_loop_channel(dev(), 8);
   const sf::Buffer acc = sftest::make_f32(dev(), {0});
   const sf::Buffer ones = sftest::make_f32(dev(), {1});
@@ -108,10 +109,14 @@ TEST_P(LoopTest, AFailingDispatchEndsTheLoopWithItsStage) {
     EXPECT_EQ(e.code(), sf::ErrorCode::KernelFault);
     const std::string what = e.what();
     EXPECT_NE(what.find("'looped'"), std::string::npos) << what;
-    EXPECT_NE(what.find("stage 'count'"), std::string::npos) << what;
-    EXPECT_NE(what.find("loop iteration 0"), std::string::npos) << what;
+    if (is_cpu()) {
+      EXPECT_NE(what.find("stage 'count'"), std::string::npos) << what;
+      EXPECT_NE(what.find("loop iteration 0"), std::string::npos) << what;
+    } else {
+      EXPECT_NE(what.find("(stages 'count' to 'control')"), std::string::npos) << what;
+    }
   }
-  EXPECT_EQ(ch.published(), 0u);  // the ring stopped before its first token
+  EXPECT_EQ(ch.published(), 0u);  // the ring stopped before its first token (host memory)
 }
 
 SF_INSTANTIATE_BACKENDS(LoopTest);
