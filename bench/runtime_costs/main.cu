@@ -122,6 +122,16 @@ cudaGraphExec_t captured_chain(const sf::KernelDef& def, sf::KernelArgs& a, int 
   return exec;
 }
 
+// A capture of n chained add_f32 dispatches (x += y on 256 floats): the runtime's side of the
+// replay and token rows.
+sf::CaptureGraph captured_adds(sf::Device& dev, sf::KernelId add, const sf::Buffer& x,
+                               const sf::Buffer& y, int n) {
+  auto enc = dev.command_encoder();
+  enc.begin_capture();
+  for (int i = 0; i < n; ++i) enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
+  return enc.end_capture();
+}
+
 // --- 1. recording ------------------------------------------------------------------------
 void bench_recording(sf::Device& dev, int reps) {
   const sf::KernelId add = dev.kernels().id("add_f32");
@@ -219,14 +229,7 @@ void bench_replay_cpu(sf::Device& dev, int reps) {
   const sf::KernelId add = dev.kernels().id("add_f32");
   constexpr int kN = 1000;
   auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
-  sf::CaptureGraph graph;
-  {
-    auto enc = dev.command_encoder();
-    enc.begin_capture();
-    for (int i = 0; i < kN; ++i)
-      enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
-    graph = enc.end_capture();
-  }
+  const sf::CaptureGraph graph = captured_adds(dev, add, x, y, kN);
   for (int r = 0; r < 2; ++r) {  // compiles the capture and builds the exec
     auto enc = dev.command_encoder();
     enc.replay(graph);
@@ -338,14 +341,7 @@ void bench_token(sf::Device& dev, int reps) {
   constexpr uint32_t kTokens = 64;
   auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
   auto words = dev.alloc(sf::DType::U32, {2});
-  sf::CaptureGraph token;
-  {
-    auto enc = dev.command_encoder();
-    enc.begin_capture();
-    for (int i = 0; i < kDispatches; ++i)
-      enc.dispatch(add, {sf::reads(x), sf::reads(y), sf::writes(x)}, {256});
-    token = enc.end_capture();
-  }
+  const sf::CaptureGraph token = captured_adds(dev, add, x, y, kDispatches);
   struct PerToken {
     std::vector<double> wall, cpu;
   };
