@@ -39,6 +39,9 @@ PROMPTS = [
     ("def fibonacci(n):\n", False),
 ]
 
+# Longer than a sliding window of 512 keys (Gemma 3's), so its local layers drop early keys.
+LONG_PROMPT = ("Count on: " + ", ".join(str(i) for i in range(1, 160)), False)
+
 
 def default_model_path():
     """The same search the CLI does without --model."""
@@ -51,15 +54,18 @@ def default_model_path():
 
 
 class ReferenceLlama:
-    """A Llama decoder (GGUF 'llama' layout: adjacent-pair RoPE) evaluated with numpy."""
+    """A Llama decoder (GGUF 'llama' layout: adjacent-pair RoPE) or a Gemma 3 decoder (QK-norm,
+    norms after attention and FFN, GELU, sliding-window layers) evaluated with numpy."""
 
     def __init__(self, path):
         reader = gguf.GGUFReader(str(path))
         self.fields = reader.fields
         arch = self.string("general.architecture")
-        if arch != "llama":
-            raise SystemExit(f"check_reference_model: architecture {arch!r}, expected 'llama'")
-        p = "llama."
+        if arch not in ("llama", "gemma3"):
+            raise SystemExit(f"check_reference_model: architecture {arch!r}, expected 'llama' "
+                             "or 'gemma3'")
+        self.gemma3 = arch == "gemma3"
+        p = arch + "."
         self.dim = self.scalar(p + "embedding_length")
         self.layers = self.scalar(p + "block_count")
         self.heads = self.scalar(p + "attention.head_count")
@@ -68,6 +74,14 @@ class ReferenceLlama:
         self.rope_dim = self.scalar(p + "rope.dimension_count", self.head_dim)
         self.theta = float(self.scalar(p + "rope.freq_base", 10000.0))
         self.eps = float(self.scalar(p + "attention.layer_norm_rms_epsilon"))
+        # Gemma 3 (as llama.cpp reads it): every sixth layer attends globally with rope.freq_base,
+        # the others over a sliding window with base 10000; the embedding is scaled by sqrt(dim);
+        # the query scale is 1/sqrt(head_dim), except 1/sqrt(dim/heads) for the 62-layer 27B.
+        self.window = self.scalar(p + "attention.sliding_window", 0) if self.gemma3 else 0
+        self.local_theta = 10000.0
+        self.embed_scale = np.sqrt(np.float32(self.dim)) if self.gemma3 else 1.0
+        query_scalar = self.dim // self.heads if self.gemma3 and self.layers == 62 else self.head_dim
+        self.attn_scale = 1.0 / np.sqrt(query_scalar)
 
         tensors = {t.name: t for t in reader.tensors}
 
@@ -83,9 +97,15 @@ class ReferenceLlama:
         self.blocks = []
         for l in range(self.layers):
             b = f"blk.{l}."
-            self.blocks.append({k: weight(b + k + ".weight") for k in (
-                "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")})
+            names = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                     "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"]
+            if self.gemma3:
+                names += ["attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"]
+            self.blocks.append({k: weight(b + k + ".weight") for k in names})
+
+    def local_layer(self, l):
+        """Whether layer l attends over the sliding window (Gemma 3: all but every sixth)."""
+        return self.gemma3 and self.window > 0 and l % 6 != 5
 
     def scalar(self, key, default=None):
         f = self.fields.get(key)
@@ -103,16 +123,21 @@ class ReferenceLlama:
     def rms_norm(self, x, w):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * w
 
-    def rope(self, x, positions):
-        """x: [T, heads, head_dim]; rotates pairs (2i, 2i+1) of the first rope_dim values."""
+    def rope(self, x, positions, theta):
+        """x: [T, heads, head_dim]; rotates pairs of the first rope_dim values: (2i, 2i+1) for
+        llama, (i, i + rope_dim/2) for gemma3 (GGUF's neox layout)."""
         half = self.rope_dim // 2
-        freqs = self.theta ** (-np.arange(half, dtype=np.float64) * 2.0 / self.rope_dim)
+        freqs = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / self.rope_dim)
         angles = np.asarray(positions, dtype=np.float64)[:, None] * freqs[None, :]
         cos, sin = np.cos(angles)[:, None, :], np.sin(angles)[:, None, :]
         out = x.copy()
-        even, odd = x[..., 0:self.rope_dim:2], x[..., 1:self.rope_dim:2]
-        out[..., 0:self.rope_dim:2] = even * cos - odd * sin
-        out[..., 1:self.rope_dim:2] = even * sin + odd * cos
+        if self.gemma3:
+            first, second = slice(0, half), slice(half, self.rope_dim)
+        else:
+            first, second = slice(0, self.rope_dim, 2), slice(1, self.rope_dim, 2)
+        a, b = x[..., first], x[..., second]
+        out[..., first] = a * cos - b * sin
+        out[..., second] = a * sin + b * cos
         return out
 
     def greedy(self, prompt, count):
@@ -133,32 +158,47 @@ class ReferenceLlama:
         """Runs `ids` at positions start.. and returns the last position's logits."""
         t = len(ids)
         positions = np.arange(start, start + t)
-        x = self.embd[ids].astype(np.float64)
+        x = self.embd[ids].astype(np.float64) * self.embed_scale
         group = self.heads // self.kv_heads
-        for blk, (k_cache, v_cache) in zip(self.blocks, caches):
+        for l, (blk, (k_cache, v_cache)) in enumerate(zip(self.blocks, caches)):
+            local = self.local_layer(l)
             h = self.rms_norm(x, blk["attn_norm"])
             q = mm(h, blk["attn_q"]).reshape(t, self.heads, self.head_dim)
             k = mm(h, blk["attn_k"]).reshape(t, self.kv_heads, self.head_dim)
             v = mm(h, blk["attn_v"]).reshape(t, self.kv_heads, self.head_dim)
-            q, k = self.rope(q, positions), self.rope(k, positions)
+            if self.gemma3:
+                q, k = self.rms_norm(q, blk["attn_q_norm"]), self.rms_norm(k, blk["attn_k_norm"])
+            theta = self.local_theta if local else self.theta
+            q, k = self.rope(q, positions, theta), self.rope(k, positions, theta)
             k_cache.append(k.astype(np.float16).astype(np.float64))
             v_cache.append(v.astype(np.float16).astype(np.float64))
             keys, values = np.concatenate(k_cache), np.concatenate(v_cache)  # [S, kv, hd]
             # Query head h reads kv head h // group: repeat each kv head `group` times.
             keys = np.repeat(keys, group, axis=1).transpose(1, 0, 2)  # [heads, S, hd]
             values = np.repeat(values, group, axis=1).transpose(1, 0, 2)
-            scores = q.transpose(1, 0, 2) @ keys.transpose(0, 2, 1) / np.sqrt(self.head_dim)
-            # Causal: query i (position start+i) sees keys 0..start+i.
-            visible = np.arange(keys.shape[1])[None, :] <= positions[:, None]  # [t, S]
+            scores = (q.transpose(1, 0, 2) @ keys.transpose(0, 2, 1)) * self.attn_scale
+            # Causal: query i (position start+i) sees keys 0..start+i (the last `window` of them
+            # on a sliding-window layer).
+            key_pos = np.arange(keys.shape[1])[None, :]
+            visible = key_pos <= positions[:, None]  # [t, S]
+            if local:
+                visible &= key_pos > positions[:, None] - self.window
             scores = np.where(visible[None], scores, -np.inf)
             scores -= scores.max(axis=2, keepdims=True)
             p = np.exp(scores)
             p /= p.sum(axis=2, keepdims=True)
             attn = (p @ values).transpose(1, 0, 2)  # [t, heads, hd]
-            x = x + mm(attn.reshape(t, -1), blk["attn_output"])
+            out = mm(attn.reshape(t, -1), blk["attn_output"])
+            x = x + (self.rms_norm(out, blk["post_attention_norm"]) if self.gemma3 else out)
             h = self.rms_norm(x, blk["ffn_norm"])
             gate, up = mm(h, blk["ffn_gate"]), mm(h, blk["ffn_up"])
-            x = x + mm(gate / (1.0 + np.exp(-gate)) * up, blk["ffn_down"])
+            if self.gemma3:  # GELU, tanh form
+                act = 0.5 * gate * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) *
+                                                  (gate + 0.044715 * gate ** 3)))
+            else:  # SiLU
+                act = gate / (1.0 + np.exp(-gate))
+            out = mm(act * up, blk["ffn_down"])
+            x = x + (self.rms_norm(out, blk["post_ffw_norm"]) if self.gemma3 else out)
         last = self.rms_norm(x[-1], self.output_norm)
         return mm(last, self.output)
 
@@ -205,10 +245,15 @@ def main():
     if args.prompt_ids:
         prompts = [(ids, [int(x) for x in ids.split(",")]) for ids in args.prompt_ids]
     else:
-        for text, chat in PROMPTS:
+        # A base model's file (Gemma 3 270M) has no chat template: its prompts stay plain text.
+        fields = gguf.GGUFReader(str(model)).fields
+        has_template = "tokenizer.chat_template" in fields
+        # A model with sliding-window layers also gets a prompt longer than its window.
+        windowed = any(k.endswith(".attention.sliding_window") for k in fields)
+        for text, chat in PROMPTS + ([LONG_PROMPT] if windowed else []):
             encoded = run_cli(args.cli, ["--model", str(model), "--prompt", text, "--tokens", "1"]
-                              + (["--chat"] if chat else []))
-            prompts.append((text, encoded["prompt"]))
+                              + (["--chat"] if chat and has_template else []))
+            prompts.append((text if len(text) < 60 else text[:57] + "...", encoded["prompt"]))
 
     load_start = time.monotonic()
     ref = ReferenceLlama(model)

@@ -61,6 +61,13 @@ TEST_P(LlamaReferenceTest, LogitsAndGreedyTokensMatchDoubleReference) {
   EXPECT_EQ(model.config.tied_output, config.tied_output);
   EXPECT_EQ(model.config.qk_norm, config.qk_norm);
   EXPECT_EQ(model.config.head_dim, config.head_dim);
+  EXPECT_EQ(model.config.post_norms, config.post_norms);
+  EXPECT_EQ(model.config.ffn_act, config.ffn_act);
+  EXPECT_EQ(model.config.sliding_window, config.sliding_window);
+  EXPECT_EQ(model.config.global_period, config.global_period);
+  EXPECT_FLOAT_EQ(model.config.embed_scale, config.embed_scale);
+  EXPECT_FLOAT_EQ(model.config.attention_scale, config.attention_scale);
+  EXPECT_FLOAT_EQ(model.config.rope_theta_local, config.rope_theta_local);
 
   llama::ForwardOptions fo;
   fo.context = 48;
@@ -113,7 +120,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda),
                        ::testing::Values(Case{"llama_gqa", tiny_llama, 8},
                                          Case{"qwen2_bias_tied", tiny_qwen2, 2},
-                                         Case{"qwen3_qknorm", tiny_qwen3, 8}),
+                                         Case{"qwen3_qknorm", tiny_qwen3, 8},
+                                         Case{"gemma3_window_postnorm", tiny_gemma3, 2}),
                        ::testing::Values("f32", "q8")),
     [](const auto& info) {
       return std::string(std::get<0>(info.param) == sf::BackendKind::Cpu ? "Cpu" : "Cuda") + "_" +

@@ -63,7 +63,7 @@ void expect_format_error(const std::vector<std::byte>& bytes, const std::string&
 }
 
 TEST(LlamaLoad, ReadsConfigurationFromMetadata) {
-  for (const LlamaConfig& c : {tiny_llama(), tiny_qwen2(), tiny_qwen3()}) {
+  for (const LlamaConfig& c : {tiny_llama(), tiny_qwen2(), tiny_qwen3(), tiny_gemma3()}) {
     const sf::gguf::GgufFile f = sf::gguf::GgufFile::from_bytes(write_model(c, mixed_types(), 1));
     const LlamaConfig got = llama::config_from_gguf(f);
     EXPECT_EQ(got.architecture, c.architecture);
@@ -81,7 +81,59 @@ TEST(LlamaLoad, ReadsConfigurationFromMetadata) {
     EXPECT_EQ(got.qkv_bias, c.qkv_bias);
     EXPECT_EQ(got.qk_norm, c.qk_norm);
     EXPECT_EQ(got.tied_output, c.tied_output);
+    EXPECT_EQ(got.post_norms, c.post_norms);
+    EXPECT_EQ(got.ffn_act, c.ffn_act);
+    EXPECT_EQ(got.sliding_window, c.sliding_window);
+    EXPECT_EQ(got.global_period, c.global_period);
+    EXPECT_FLOAT_EQ(got.embed_scale, c.embed_scale);
+    EXPECT_FLOAT_EQ(got.attention_scale, c.attention_scale);
+    EXPECT_FLOAT_EQ(got.rope_theta_local, c.rope_theta_local);
+    EXPECT_FLOAT_EQ(got.rope_freq_scale, c.rope_freq_scale);
   }
+}
+
+// Gemma 3's layers: five local (window, theta 1e4, unscaled) then one global (theta and scale
+// of the file), as llama.cpp reads the file.
+TEST(LlamaLoad, Gemma3LayersAlternateWindowAndRope) {
+  LlamaConfig c = tiny_gemma3();
+  c.layers = 12;
+  sf::gguf::GgufWriter w;
+  sf::llama::add_random_model(w, c, WeightTypes::all(sf::DType::F32), 5);
+  w.add_string("gemma3.rope.scaling.type", "linear");
+  w.add_f32("gemma3.rope.scaling.factor", 8.0f);
+  const LlamaConfig got = llama::config_from_gguf(sf::gguf::GgufFile::from_bytes(w.to_bytes()));
+  for (int l = 0; l < c.layers; ++l) {
+    const LlamaConfig::LayerAttention a = got.layer_attention(l);
+    const bool global = l == 5 || l == 11;
+    EXPECT_EQ(a.window, global ? 0 : 4) << "layer " << l;
+    EXPECT_FLOAT_EQ(a.rope_theta, global ? 1e6f : 1e4f) << "layer " << l;
+    EXPECT_FLOAT_EQ(a.rope_freq_scale, global ? 0.125f : 1.0f) << "layer " << l;
+  }
+  EXPECT_FLOAT_EQ(got.query_scale(), 1.0f / std::sqrt(32.0f));
+  // A Llama file has no window: every layer global with the file's base.
+  const LlamaConfig llama_config = llama::config_from_gguf(
+      sf::gguf::GgufFile::from_bytes(write_model(tiny_llama(), mixed_types(), 1)));
+  EXPECT_EQ(llama_config.layer_attention(1).window, 0);
+  EXPECT_FLOAT_EQ(llama_config.layer_attention(1).rope_theta, 10000.0f);
+}
+
+TEST(LlamaLoad, Gemma3RefusesWhatItDoesNotImplement) {
+  const LlamaConfig c = tiny_gemma3();
+  auto with = [&](const std::function<void(sf::gguf::GgufWriter&)>& add) {
+    sf::gguf::GgufWriter w;
+    sf::llama::add_random_model(w, c, WeightTypes::all(sf::DType::F32), 5);
+    add(w);
+    return w.to_bytes();
+  };
+  expect_format_error(with([](auto& w) { w.add_f32("gemma3.final_logit_softcapping", 30.0f); }),
+                      "gemma3.final_logit_softcapping = 30");
+  expect_format_error(with([](auto& w) { w.add_string("gemma3.rope.scaling.type", "yarn"); }),
+                      "only linear scaling");
+  expect_format_error(write_mutated(c, {.skip_tensor = "blk.3.post_ffw_norm.weight"}),
+                      "blk.3.post_ffw_norm.weight");
+  LlamaConfig no_qk_norm = c;
+  no_qk_norm.qk_norm = false;
+  expect_format_error(write_mutated(no_qk_norm, {}), "gemma3 needs blk.0.attn_q_norm.weight");
 }
 
 TEST(LlamaLoad, MissingMetadataKeyIsAFormatErrorNamingIt) {

@@ -96,6 +96,26 @@ inline LlamaConfig tiny_qwen3() {
   return c;
 }
 
+// Gemma 3-style, as the gemma3 reader fills it: QK-norm, norms after attention and FFN, GELU,
+// the embedding scaled by sqrt(dim), and six layers of which the sixth is global (theta 1e6)
+// while the others see a window of 4 keys with theta 1e4.
+inline LlamaConfig tiny_gemma3() {
+  LlamaConfig c = tiny_qwen3();
+  c.architecture = "gemma3";
+  c.layers = 6;
+  c.rope_theta = 1000000.0f;
+  c.rms_eps = 1e-6f;
+  c.tied_output = true;
+  c.embed_scale = std::sqrt(float(c.dim));
+  c.attention_scale = float(1.0 / std::sqrt(double(c.head_dim)));
+  c.post_norms = true;
+  c.ffn_act = sf::kernels::ops::Activation::GeluTanh;
+  c.sliding_window = 4;
+  c.global_period = 6;
+  c.rope_theta_local = 10000.0f;
+  return c;
+}
+
 inline WeightTypes mixed_types() {
   WeightTypes t;
   t.embedding = sf::DType::F16;
@@ -167,6 +187,10 @@ class ReferenceForward {
         L.q_norm = dequantised(f, b + "attn_q_norm.weight");
         L.k_norm = dequantised(f, b + "attn_k_norm.weight");
       }
+      if (c.post_norms) {
+        L.post_attn_norm = dequantised(f, b + "post_attention_norm.weight");
+        L.post_ffn_norm = dequantised(f, b + "post_ffw_norm.weight");
+      }
       L.ffn_norm = dequantised(f, b + "ffn_norm.weight");
       L.gate = dequantised(f, b + "ffn_gate.weight");
       L.up = dequantised(f, b + "ffn_up.weight");
@@ -183,8 +207,15 @@ class ReferenceForward {
     const int pos = pos_++;
     const int D = c_.dim, hd = c_.head_dim;
     std::vector<double> x(embd_.begin() + size_t(token) * D, embd_.begin() + size_t(token + 1) * D);
+    for (double& e : x) e *= double(c_.embed_scale);
     for (int l = 0; l < c_.layers; ++l) {
       Layer& L = layers_[size_t(l)];
+      // Gemma-style layers: every global_period-th is global, the rest see the last `window`.
+      const bool local = c_.sliding_window > 0 && (l + 1) % c_.global_period != 0;
+      const double theta = local ? double(c_.rope_theta_local) : double(c_.rope_theta);
+      const int first_key = local ? std::max(0, pos - c_.sliding_window + 1) : 0;
+      const double scale =
+          c_.attention_scale > 0 ? double(c_.attention_scale) : 1.0 / std::sqrt(double(hd));
       std::vector<double> h = rms_norm(x, L.attn_norm);
       std::vector<double> q = mat(L.wq, L.t_q, h, c_.q_dim()), k = mat(L.wk, L.t_k, h, c_.kv_dim()),
                           v = mat(L.wv, L.t_v, h, c_.kv_dim());
@@ -192,8 +223,8 @@ class ReferenceForward {
         for (size_t i = 0; i < q.size(); ++i) q[i] += L.bq[i];
       if (c_.qkv_bias)
         for (size_t i = 0; i < k.size(); ++i) k[i] += L.bk[i], v[i] += L.bv[i];
-      for (int h0 = 0; h0 < c_.heads; ++h0) head_norm_rope(q, h0, L.q_norm, pos);
-      for (int h0 = 0; h0 < c_.kv_heads; ++h0) head_norm_rope(k, h0, L.k_norm, pos);
+      for (int h0 = 0; h0 < c_.heads; ++h0) head_norm_rope(q, h0, L.q_norm, pos, theta);
+      for (int h0 = 0; h0 < c_.kv_heads; ++h0) head_norm_rope(k, h0, L.k_norm, pos, theta);
       for (double& e : k) e = round_to_half(e);
       for (double& e : v) e = round_to_half(e);
       k_cache_[size_t(l)].push_back(k);
@@ -203,31 +234,40 @@ class ReferenceForward {
       const int group = c_.heads / c_.kv_heads;
       for (int hq = 0; hq < c_.heads; ++hq) {
         const int hk = hq / group;
-        std::vector<double> s(size_t(pos + 1));
+        std::vector<double> s(size_t(pos + 1), -INFINITY);
         double mx = -1e300;
-        for (int p = 0; p <= pos; ++p) {
+        for (int p = first_key; p <= pos; ++p) {
           double dot = 0;
           for (int i = 0; i < hd; ++i)
             dot += q[size_t(hq * hd + i)] * k_cache_[size_t(l)][size_t(p)][size_t(hk * hd + i)];
-          s[size_t(p)] = dot / std::sqrt(double(hd));
+          s[size_t(p)] = dot * scale;
           mx = std::max(mx, s[size_t(p)]);
         }
         double sum = 0;
         for (double& e : s) sum += (e = std::exp(e - mx));
-        for (int p = 0; p <= pos; ++p)
+        for (int p = first_key; p <= pos; ++p)
           for (int i = 0; i < hd; ++i)
             attn[size_t(hq * hd + i)] +=
                 s[size_t(p)] / sum * v_cache_[size_t(l)][size_t(p)][size_t(hk * hd + i)];
       }
-      const std::vector<double> o = mat(L.wo, L.t_o, attn, D);
+      std::vector<double> o = mat(L.wo, L.t_o, attn, D);
+      if (c_.post_norms) o = rms_norm(o, L.post_attn_norm);
       for (int i = 0; i < D; ++i) x[size_t(i)] += o[size_t(i)];
 
       h = rms_norm(x, L.ffn_norm);
       const std::vector<double> g = mat(L.gate, L.t_gate, h, c_.ffn_dim),
                                 u = mat(L.up, L.t_up, h, c_.ffn_dim);
       std::vector<double> a(g.size());
-      for (size_t i = 0; i < g.size(); ++i) a[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
-      const std::vector<double> d = mat(L.down, L.t_down, a, D);
+      const bool gelu = c_.ffn_act == sf::kernels::ops::Activation::GeluTanh;
+      for (size_t i = 0; i < g.size(); ++i) {
+        const double act = gelu ? 0.5 * g[i] *
+                                      (1.0 + std::tanh(std::sqrt(2.0 / M_PI) *
+                                                       (g[i] + 0.044715 * g[i] * g[i] * g[i])))
+                                : g[i] / (1.0 + std::exp(-g[i]));
+        a[i] = act * u[i];
+      }
+      std::vector<double> d = mat(L.down, L.t_down, a, D);
+      if (c_.post_norms) d = rms_norm(d, L.post_ffn_norm);
       for (int i = 0; i < D; ++i) x[size_t(i)] += d[size_t(i)];
     }
     return mat(out_, rms_norm(x, out_norm_), c_.vocab);
@@ -243,7 +283,7 @@ class ReferenceForward {
  private:
   struct Layer {
     std::vector<double> attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm, ffn_norm, gate, up,
-        down;
+        down, post_attn_norm, post_ffn_norm;
     sf::DType t_q{}, t_k{}, t_v{}, t_o{}, t_gate{}, t_up{}, t_down{};
   };
 
@@ -281,8 +321,8 @@ class ReferenceForward {
   }
 
   // Optional per-head RMSNorm, then the rotation of the first rope_dim dims of head h.
-  void head_norm_rope(std::vector<double>& v, int h, const std::vector<double>& norm,
-                      int pos) const {
+  void head_norm_rope(std::vector<double>& v, int h, const std::vector<double>& norm, int pos,
+                      double theta) const {
     const int hd = c_.head_dim, rot = c_.rope_dim;
     double* p = v.data() + size_t(h * hd);
     if (c_.qk_norm) {
@@ -291,7 +331,7 @@ class ReferenceForward {
       std::copy(head.begin(), head.end(), p);
     }
     for (int i = 0; i < rot / 2; ++i) {
-      const double angle = pos * std::pow(double(c_.rope_theta), -2.0 * i / rot);
+      const double angle = pos * std::pow(theta, -2.0 * i / rot);
       const int a = c_.rope_mode == sf::kernels::ops::RopeMode::Adjacent ? 2 * i : i;
       const int b = c_.rope_mode == sf::kernels::ops::RopeMode::Adjacent ? 2 * i + 1 : i + rot / 2;
       const double x0 = p[a], x1 = p[b];

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "model/tokenizer/tokenizer_data.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::tok {
@@ -43,6 +44,23 @@ TEST(ChatTemplate, GemmaFoldsSystemIntoFirstUserTurn) {
             "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello"
             "<end_of_turn>\n<start_of_turn>model\n");
   EXPECT_THROW(chat.apply({{"user", "a"}, {"user", "b"}}, true), Error);
+}
+
+// Gemma 3 base files ship no template; their vocabulary's turn markers select Gemma turns.
+TEST(ChatTemplate, NoTemplateFallsBackToGemmaTurnsOnlyWithItsMarkers) {
+  TokenizerData data;
+  data.tokens = {"<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "a"};
+  data.bos = 2;
+  data.eos = 1;
+  EXPECT_EQ(ChatTemplate(data).family(), ChatTemplateFamily::Gemma);
+  data.tokens[4] = "b";  // no <end_of_turn>: nothing to infer from
+  try {
+    const ChatTemplate chat(data);
+    FAIL() << "a file without a template or Gemma's markers must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("no chat template"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ChatTemplate, UnknownFamilyAndRoleAreRejected) {

@@ -129,7 +129,7 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   attention_.kv_heads = local.kv_heads;
   attention_.head_dim = c.head_dim;
   attention_.cap = capacity;
-  attention_.scale = float(1.0 / std::sqrt(double(c.head_dim)));
+  attention_.scale = c.query_scale();
   if (attention_decode_)
     attn_scratch_ = device.alloc(ops::attention_decode_scratch_bytes(attention_, decode_splits_));
   // cuBLAS prefill products get their workspace as a bound buffer (ordered by the hazard
@@ -144,6 +144,20 @@ LlamaForward::LlamaForward(Device& device, const LlamaModel& model, ForwardOptio
   if (device.info().backend == BackendKind::Cuda && chunk_ > 1 && float_products())
     matmul_scratch_ = device.alloc(
         kernels::matmul_scratch_bytes(chunk_, std::max({c.dim, local.q_dim(), local.ffn_dim})));
+}
+
+ops::RopeParams LlamaForward::layer_rope(int layer) const {
+  const LlamaConfig::LayerAttention a = model_->config.layer_attention(layer);
+  ops::RopeParams r = rope_;
+  r.theta_base = a.rope_theta;
+  r.freq_scale = a.rope_freq_scale;
+  return r;
+}
+
+ops::AttentionParams LlamaForward::layer_attention(int layer) const {
+  ops::AttentionParams p = attention_;
+  p.window = model_->config.layer_attention(layer).window;
+  return p;
 }
 
 bool LlamaForward::fusable(DType t) const {
@@ -261,19 +275,23 @@ void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x
 }
 
 void LlamaForward::project_residual(CommandEncoder& enc, const Weight& w, const Buffer& in,
-                                    int in_cols, const Pass& pass) const {
-  if (!shard_.split()) {
+                                    int in_cols, const Pass& pass, const Weight& post_norm) const {
+  const LlamaConfig& c = model_->config;
+  if (!shard_.split() && !post_norm.present()) {
     project(enc, w, in, x_, pass, nullptr, true);
     return;
   }
-  const int dim = model_->config.dim;
-  const uint64_t n = uint64_t(pass.tokens) * uint64_t(dim);
+  const uint64_t n = uint64_t(pass.tokens) * uint64_t(c.dim);
+  // The branch's output in full (summed over ranks), normed when the model says so, then added.
+  const Buffer& out = shard_.split() ? partial_sum_ : xn_;
   if (in_cols > 0)
-    project(enc, w, in, partial_sum_, pass, nullptr, false);
+    project(enc, w, in, out, pass, nullptr, false);
   else
-    ops::fill(enc, partial_sum_, n, 0.0f);
-  comm_->all_reduce_sum(enc, partial_sum_, n);
-  ops::add(enc, x_, partial_sum_, x_, int(n));
+    ops::fill(enc, out, n, 0.0f);
+  if (shard_.split()) comm_->all_reduce_sum(enc, out, n);
+  if (post_norm.present())
+    ops::rmsnorm(enc, out, post_norm.buffer, out, pass.tokens, c.dim, c.rms_eps);
+  ops::add(enc, x_, out, x_, int(n));
 }
 
 void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& pass) const {
@@ -292,7 +310,7 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
     shape.heads = heads;
     shape.kv_heads = kv_heads;
     shape.cap = cache_.capacity;
-    shape.rope = rope_;
+    shape.rope = layer_rope(layer);
     ops::qkv(enc, w.wq.buffer, w.wk.buffer, w.wv.buffer, w.wq.dtype, shape, x_,
              {&w.attn_norm.buffer, c.rms_eps, false}, biases ? &w.bq.buffer : nullptr,
              biases ? &w.bk.buffer : nullptr, biases ? &w.bv.buffer : nullptr, pass.positions, q_,
@@ -306,24 +324,26 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
       ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * heads, c.head_dim, c.rms_eps);
       ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * kv_heads, c.head_dim, c.rms_eps);
     }
-    ops::rope(enc, q_, pass.positions, t, heads, rope_);
-    ops::rope(enc, k_, pass.positions, t, kv_heads, rope_);
+    const ops::RopeParams rope = layer_rope(layer);
+    ops::rope(enc, q_, pass.positions, t, heads, rope);
+    ops::rope(enc, k_, pass.positions, t, kv_heads, rope);
     ops::kv_store(enc, k_, cache_.k[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
                   cache_.capacity);
     ops::kv_store(enc, v_, cache_.v[size_t(layer)], pass.positions, t, kv_heads, c.head_dim,
                   cache_.capacity);
   }
+  const ops::AttentionParams attention = layer_attention(layer);
   if (pass.decode && attention_decode_)
     ops::attention_decode(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
-                          attn_scratch_, attn_, decode_splits_, attention_);
+                          attn_scratch_, attn_, decode_splits_, attention);
   else
     ops::attention(enc, q_, cache_.k[size_t(layer)], cache_.v[size_t(layer)], pass.positions,
-                   partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention_);
+                   partial_, attn_, t, pass.decode ? decode_splits_ : 1, attention);
   // An infinite query can reach the residual stream as zeros (a -inf score reads as a masked
   // key on CUDA), so with every stage checked the queries are checked too.
   check_stage_output(enc, q_, uint64_t(t) * uint64_t(heads) * uint64_t(c.head_dim),
                      attention_check(layer));
-  project_residual(enc, w.wo, attn_, heads * c.head_dim, pass);
+  project_residual(enc, w.wo, attn_, heads * c.head_dim, pass, w.post_attn_norm);
   check_residual(enc, pass, attention_check(layer));
 }
 
@@ -335,14 +355,14 @@ void LlamaForward::record_ffn(CommandEncoder& enc, int layer, const Pass& pass) 
       ops::decode_row_supported(w.w_gate.dtype, c.dim)) {
     // Norm, gate and up projections and SwiGLU in one pass over both weights.
     ops::glu(enc, w.w_gate.buffer, w.w_up.buffer, w.w_gate.dtype, ffn, c.dim, x_,
-             {&w.ffn_norm.buffer, c.rms_eps, false}, gate_);
+             {&w.ffn_norm.buffer, c.rms_eps, false}, gate_, c.ffn_act);
   } else if (ffn > 0) {
     ops::rmsnorm(enc, x_, w.ffn_norm.buffer, xn_, pass.tokens, c.dim, c.rms_eps);
     project(enc, w.w_gate, xn_, gate_, pass, nullptr, false);
     project(enc, w.w_up, xn_, up_, pass, nullptr, false);
-    ops::swiglu(enc, gate_, up_, gate_, pass.tokens * ffn);
+    ops::swiglu(enc, gate_, up_, gate_, pass.tokens * ffn, c.ffn_act);
   }
-  project_residual(enc, w.w_down, gate_, ffn, pass);
+  project_residual(enc, w.w_down, gate_, ffn, pass, w.post_ffn_norm);
   check_residual(enc, pass, ffn_check(layer));
 }
 
@@ -375,7 +395,7 @@ void LlamaForward::record_stage(CommandEncoder& enc, const Stage& stage, const P
   switch (stage.kind) {
     case StageKind::Embed:
       ops::embed(enc, model_->weights.token_embd.buffer, model_->weights.token_embd.dtype, c.vocab,
-                 c.dim, pass.ids, pass.tokens, x_);
+                 c.dim, pass.ids, pass.tokens, x_, c.embed_scale);
       check_residual(enc, pass, kEmbedCheck);
       return;
     case StageKind::Attention:

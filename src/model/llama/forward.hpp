@@ -105,10 +105,14 @@ class LlamaForward {
                    const kernels::ops::SamplerParams& sampler) const;
   void project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
                const Pass& pass, const Weight* bias, bool accumulate) const;
-  // x += W · in: one accumulating projection, or across ranks a partial product, its
-  // all-reduce and the residual add. A rank without columns (in_cols == 0) adds zeros.
+  // x += post_norm(W · in): one accumulating projection when there is no post-norm, or the
+  // product (across ranks a partial product and its all-reduce), its norm, and the residual
+  // add. A rank without columns (in_cols == 0) contributes zeros.
   void project_residual(CommandEncoder& enc, const Weight& w, const Buffer& in, int in_cols,
-                        const Pass& pass) const;
+                        const Pass& pass, const Weight& post_norm) const;
+  // The layer's RoPE (its base and scale) and attention (its window).
+  kernels::ops::RopeParams layer_rope(int layer) const;
+  kernels::ops::AttentionParams layer_attention(int layer) const;
 
   const LlamaModel* model_;
   const Communicator* comm_;

@@ -25,6 +25,8 @@ std::vector<std::pair<std::string, gguf::Value>> config_metadata(const LlamaConf
   out.emplace_back(p + "rope.dimension_count", gguf::Value(uint32_t(c.rope_dim)));
   out.emplace_back(p + "rope.freq_base", gguf::Value(c.rope_theta));
   out.emplace_back(p + "attention.layer_norm_rms_epsilon", gguf::Value(c.rms_eps));
+  if (c.sliding_window > 0)
+    out.emplace_back(p + "attention.sliding_window", gguf::Value(uint32_t(c.sliding_window)));
   return out;
 }
 

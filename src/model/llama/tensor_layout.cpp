@@ -10,7 +10,7 @@ std::vector<uint64_t> TensorSpec::gguf_dims() const {
 }
 
 int64_t tensor_count(const LlamaConfig& c) {
-  const int64_t per_layer = 9 + (c.qkv_bias ? 3 : 0) + (c.qk_norm ? 2 : 0);
+  const int64_t per_layer = 9 + (c.qkv_bias ? 3 : 0) + (c.qk_norm ? 2 : 0) + (c.post_norms ? 2 : 0);
   return 2 + int64_t(c.layers) * per_layer + (c.tied_output ? 0 : 1);
 }
 
@@ -30,10 +30,13 @@ void append_layer_tensors(const LlamaConfig& c, int l, std::vector<TensorSpec>& 
     out.push_back({b + "attn_k_norm.weight", TensorRole::Norm, 1, c.head_dim, l});
   }
   out.push_back({b + "attn_output.weight", TensorRole::Matrix, c.dim, c.q_dim(), l});
+  if (c.post_norms)
+    out.push_back({b + "post_attention_norm.weight", TensorRole::Norm, 1, c.dim, l});
   out.push_back({b + "ffn_norm.weight", TensorRole::Norm, 1, c.dim, l});
   out.push_back({b + "ffn_gate.weight", TensorRole::Matrix, c.ffn_dim, c.dim, l});
   out.push_back({b + "ffn_up.weight", TensorRole::Matrix, c.ffn_dim, c.dim, l});
   out.push_back({b + "ffn_down.weight", TensorRole::Matrix, c.dim, c.ffn_dim, l});
+  if (c.post_norms) out.push_back({b + "post_ffw_norm.weight", TensorRole::Norm, 1, c.dim, l});
 }
 
 std::vector<TensorSpec> tensor_layout(const LlamaConfig& c) {

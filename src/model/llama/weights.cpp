@@ -124,6 +124,7 @@ void check_complete(const LlamaWeights& w, const LlamaConfig& c, const ShardShap
         need(*p, "an FFN weight of layer " + std::to_string(l));
     if (c.qkv_bias) need(x.bv, "a bias of layer " + std::to_string(l));
     if (c.qk_norm) need(x.k_norm, "a QK-norm of layer " + std::to_string(l));
+    if (c.post_norms) need(x.post_ffn_norm, "a post-norm of layer " + std::to_string(l));
   }
 }
 
@@ -160,6 +161,8 @@ Weight& weight_slot(LlamaWeights& w, const TensorSpec& spec) {
       {"ffn_gate.weight", &LayerWeights::w_gate},
       {"ffn_up.weight", &LayerWeights::w_up},
       {"ffn_down.weight", &LayerWeights::w_down},
+      {"post_attention_norm.weight", &LayerWeights::post_attn_norm},
+      {"post_ffw_norm.weight", &LayerWeights::post_ffn_norm},
   };
   const std::string prefix = "blk." + std::to_string(spec.layer) + ".";
   const auto it = kSlots.find(spec.name.substr(prefix.size()));
@@ -178,9 +181,7 @@ uint64_t LlamaWeights::device_bytes() const {
   count(output_norm);
   count(output);
   for (const LayerWeights& l : layers)
-    for (const Weight* p : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv,
-                            &l.q_norm, &l.k_norm, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
-      count(*p);
+    for (const Weight* p : l.all()) count(*p);
   return total;
 }
 

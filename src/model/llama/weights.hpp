@@ -1,6 +1,7 @@
 // A Llama-family model's weights in device buffers: uploaded once from GGUF, or made randomly
 // on the host and streamed to the device (benchmarks with real shapes and no file).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -34,6 +35,15 @@ struct LayerWeights {
   Weight bq, bk, bv;      // qkv_bias only
   Weight q_norm, k_norm;  // qk_norm only
   Weight ffn_norm, w_gate, w_up, w_down;
+  Weight post_attn_norm, post_ffn_norm;  // post_norms only
+
+  // Every slot, present or not (for walks over all of a layer's weights).
+  std::array<const Weight*, 16> all() const {
+    return {&attn_norm,    &wq,     &wk,   &wv,     &wo,
+            &bq,           &bk,     &bv,   &q_norm, &k_norm,
+            &ffn_norm,     &w_gate, &w_up, &w_down, &post_attn_norm,
+            &post_ffn_norm};
+  }
 };
 
 struct LlamaWeights {

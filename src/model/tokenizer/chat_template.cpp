@@ -1,5 +1,6 @@
 #include "model/tokenizer/chat_template.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -159,9 +160,21 @@ ChatTemplate::ChatTemplate(std::string_view text, std::string bos_text, std::str
   }
 }
 
+namespace {
+// A file without a template whose vocabulary has Gemma's turn markers (Gemma 3 GGUF files that
+// ship none) renders Gemma turns; any other file without one is refused.
+std::string_view template_or_turn_markers(const TokenizerData& t) {
+  if (!t.chat_template.empty()) return t.chat_template;
+  const auto has = [&](std::string_view token) {
+    return std::find(t.tokens.begin(), t.tokens.end(), token) != t.tokens.end();
+  };
+  return has("<start_of_turn>") && has("<end_of_turn>") ? "<start_of_turn>" : "";
+}
+}  // namespace
+
 ChatTemplate::ChatTemplate(const TokenizerData& t)
     : ChatTemplate(
-          t.chat_template,
+          template_or_turn_markers(t),
           t.bos >= 0 && size_t(t.bos) < t.tokens.size() ? t.tokens[size_t(t.bos)] : "<s>",
           t.eos >= 0 && size_t(t.eos) < t.tokens.size() ? t.tokens[size_t(t.eos)] : "</s>") {}
 
