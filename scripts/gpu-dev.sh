@@ -5,6 +5,7 @@
 #   gpu-dev.sh [ctest regex]     default: the decode kernels, the model tests, the CUDA tests
 # DECODE_ARGS are extra decode-bench arguments. GPU_DEV_STEPS picks steps (default "ctest kernels decode smol"; also "costs": runtime_costs,
 # "sanitize": compute-sanitizer memcheck/racecheck (scripts/gpu-sanitize.sh, SANITIZE_EACH_S per run),
+# "gemma": the shipped Gemma 3 file through the CLI when it is staged under the model directory,
 # "ncu": Nsight Compute on chosen kernels (NCU_CASES), "ncutoken": every kernel of a few decode
 # tokens timed alone (NCU_TOKEN_DTYPE), and
 # "peerprep": llama.cpp's CUDA tools built and the peer's GGUF files written in the background at
@@ -74,6 +75,15 @@ want sanitize && SANITIZE_EACH_S=${SANITIZE_EACH_S:-100} run sanitize 420 bash s
 want costs && run costs 60 build-gpu/bench/runtime_costs/runtime_costs
 want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape smollm2-135m --dtypes bf16 \
   --contexts 1024 --json "$out/smol.json"
+# The shipped Gemma 3 270M file where a previous call staged it (it is larger than one carry):
+# every mode on CUDA, and the same prompt on the CPU for the tokens.
+gemma_file=${STAGEFENCE_MODEL_DIR:-$HOME/.cache/stagefence/models}/gemma-3-270m-q4_k_m.gguf
+if want gemma && [[ -f $gemma_file ]]; then
+  run gemma 90 build-gpu/app/stagefence --backend cuda --model "$gemma_file" \
+    --prompt "What is the capital of France?" --tokens 128 --ignore-eos --mode all
+  run gemma_cpu 90 build-gpu/app/stagefence --backend cpu --model "$gemma_file" \
+    --prompt "What is the capital of France?" --tokens 128 --ignore-eos
+fi
 [[ -n ${peer_pid:-} ]] && wait "$peer_pid"
 {
   echo "== ctest"
@@ -87,6 +97,11 @@ want smol && run smol 60 build-gpu/bench/decode/stagefence_decode_bench --shape 
   echo "== smollm2 shape"
   sed -n '/^dtype/,$p' "$out/smol.log" | head -8
   want costs && { echo "== runtime costs"; tail -25 "$out/costs.log"; }
+  if want gemma; then
+    echo "== gemma3 270M file, cuda (every mode) and cpu"
+    grep -E "^tokens|^mode|^(blocking|single|session|replay|loop) |match across" "$out/gemma.log" "$out/gemma_cpu.log" 2>/dev/null |
+      cut -c1-160
+  fi
   want sanitize && { echo "== compute-sanitizer"; cat "$out/sanitize.log"; }
   for f in "$out"/ncu-*.log; do
     [[ -f $f && $f != *ncu-token* ]] || continue
