@@ -7,6 +7,9 @@
 #include <limits>
 #include <sstream>
 
+#include "stagefence/backend_kind.hpp"
+#include "stagefence/error.hpp"
+
 namespace stagefence::cli {
 namespace {
 
@@ -70,6 +73,19 @@ CLI::Validator one_of(std::vector<std::string> words) {
         return not_allowed(s, allowed);
       },
       "", "one_of");
+}
+
+CLI::Validator backend_name_check() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        try {
+          (void)parse_backend(s, "--backend");
+          return {};
+        } catch (const Error&) {
+          return not_allowed(s, backend_choices());
+        }
+      },
+      "", "backend");
 }
 
 CLI::Validator non_empty(const std::string& what) {

@@ -15,6 +15,8 @@ CLI::Validator integer_in(int64_t lo, int64_t hi);
 CLI::Validator number_in(double lo, double hi, bool open_lo = false, bool open_hi = false);
 // One of the listed words.
 CLI::Validator one_of(std::vector<std::string> words);
+// A registered backend's name or auto (parse_backend).
+CLI::Validator backend_name_check();
 // A non-empty path (an empty --model or --trace is an error, not "unset").
 CLI::Validator non_empty(const std::string& what);
 // Comma-separated token ids: "1,2,3", no empty items.

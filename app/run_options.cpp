@@ -36,9 +36,9 @@ void add_model_options(CLI::App& app, ModelArgs& a, bool allow_all_modes) {
                  "SmolLM2, else the built-in model)")
       ->type_name("FILE.gguf")
       ->check(non_empty("a GGUF file path"));
-  app.add_option("--backend", a.backend, "auto | cpu | cuda (default: auto)")
+  app.add_option("--backend", a.backend, std::string(backend_choices()) + " (default: auto)")
       ->type_name("KIND")
-      ->check(one_of({"auto", "cpu", "cuda"}));
+      ->check(backend_name_check());
   app.add_option("--ranks", a.ranks,
                  "tensor-parallel ranks: GPUs 0..N-1 through NCCL, or N CPU devices (default: 1)")
       ->type_name("N")

@@ -108,11 +108,12 @@ sf::KernelArgs raw_args(std::initializer_list<void*> ptrs,
 
 // `def` launched n times on `s` under stream capture, instantiated (the raw baselines' chain).
 cudaGraphExec_t captured_chain(const sf::KernelDef& def, sf::KernelArgs& a, int n, cudaStream_t s) {
-  const sf::Launch l = def.cuda_launch(a);
+  const sf::Launch l = def.on(sf::BackendKind::Cuda).launch(a);
   void* params[1] = {&a};
   CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < n; ++i)
-    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(l.grid.x, l.grid.y, l.grid.z),
+    CHECK_CUDA(cudaLaunchKernel(def.on(sf::BackendKind::Cuda).entry,
+                                dim3(l.grid.x, l.grid.y, l.grid.z),
                                 dim3(l.block.x, l.block.y, l.block.z), params, 0, s));
   cudaGraph_t g;
   CHECK_CUDA(cudaStreamEndCapture(s, &g));
@@ -145,7 +146,7 @@ void bench_recording(sf::Device& dev, int reps) {
     per.push_back(us_since(t) / 1000);
   }
   // Raw: the CPU cost of a stream launch of the same kernel.
-  const void* fn = dev.kernels().def(add).cuda;
+  const void* fn = dev.kernels().def(add).on(sf::BackendKind::Cuda).entry;
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
@@ -180,14 +181,14 @@ void bench_replay(sf::Device& dev, int reps) {
   // Raw: the same chain as a hand-built graph, timed with events around its launch.
   const sf::KernelDef& def = dev.kernels().def(add);
   sf::KernelArgs a = raw_args({x.device_ptr(), y.device_ptr(), x.device_ptr()}, {256});
-  const sf::Launch l = def.cuda_launch(a);
+  const sf::Launch l = def.on(sf::BackendKind::Cuda).launch(a);
   cudaGraph_t g;
   CHECK_CUDA(cudaGraphCreate(&g, 0));
   cudaGraphNode_t prev = nullptr;
   for (int i = 0; i < kN; ++i) {
     void* params[1] = {&a};
     cudaKernelNodeParams p{};
-    p.func = const_cast<void*>(def.cuda);
+    p.func = const_cast<void*>(def.on(sf::BackendKind::Cuda).entry);
     p.gridDim = dim3(l.grid.x, l.grid.y, l.grid.z);
     p.blockDim = dim3(l.block.x, l.block.y, l.block.z);
     p.kernelParams = params;
@@ -436,7 +437,8 @@ void bench_submit_and_round_trip(sf::Device& dev, int reps) {
   cudaStream_t s;
   CHECK_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   CHECK_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-  CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(1), dim3(256), params, 0, s));
+  CHECK_CUDA(
+      cudaLaunchKernel(def.on(sf::BackendKind::Cuda).entry, dim3(1), dim3(256), params, 0, s));
   cudaGraph_t g;
   CHECK_CUDA(cudaStreamEndCapture(s, &g));
   cudaGraphExec_t exec;
@@ -448,7 +450,8 @@ void bench_submit_and_round_trip(sf::Device& dev, int reps) {
     const double c = us_since(t);
     CHECK_CUDA(cudaStreamSynchronize(s));
     t = Clock::now();
-    CHECK_CUDA(cudaLaunchKernel(def.cuda, dim3(1), dim3(256), params, 0, s));
+    CHECK_CUDA(
+        cudaLaunchKernel(def.on(sf::BackendKind::Cuda).entry, dim3(1), dim3(256), params, 0, s));
     CHECK_CUDA(cudaStreamSynchronize(s));
     const double w = us_since(t);
     if (r >= 20) {
@@ -501,8 +504,9 @@ double chain_us_per_stage(sf::Device& dev, Chain mode, int stages) {
 double raw_chain_us_per_stage(sf::Device& dev, bool cross, int stages) {
   auto head = dev.alloc(16), tail = dev.alloc(16);
   auto x = dev.alloc(sf::DType::F32, {256}), y = dev.alloc(sf::DType::F32, {256});
-  const void* add = dev.kernels().def(dev.kernels().id("add_f32")).cuda;
-  const void* spin = dev.kernels().def(dev.kernels().id("timestamp_spin")).cuda;
+  const void* add = dev.kernels().def(dev.kernels().id("add_f32")).on(sf::BackendKind::Cuda).entry;
+  const void* spin =
+      dev.kernels().def(dev.kernels().id("timestamp_spin")).on(sf::BackendKind::Cuda).entry;
   cudaStream_t s[2];
   for (auto& st : s) CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::vector<cudaEvent_t> ev(stages + 2);

@@ -12,7 +12,8 @@ namespace stagefence {
 // throws InvalidArgument naming `what` (the flag or variable), the value and the names allowed.
 std::optional<BackendKind> parse_backend(std::string_view text, std::string_view what);
 
-// The names parse_backend accepts, for help texts: "auto, cpu or cuda".
+// The names parse_backend accepts, for help texts: "auto, cpu or cuda" (and any backend
+// registered since).
 const char* backend_choices();
 
 }  // namespace stagefence

@@ -1,11 +1,14 @@
 // The seam between the backend-neutral core and a backend (CPU, CUDA). Adding a backend means
-// implementing these two interfaces and a factory; no core file changes.
+// implementing these interfaces, registering kernel implementations in its slot and registering
+// its factory (core/backend_registry.hpp); no core file changes.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "stagefence/device.hpp"
+#include "stagefence/kernel.hpp"
 
 namespace stagefence {
 
@@ -57,6 +60,21 @@ class Backend {
   virtual std::unique_ptr<BackendFence> create_fence(FenceState&) { return nullptr; }
   // Called with the residency state's lock held after a flush applied changes.
   virtual void apply_residency(const ResidencyState&) {}
+
+  // The implementation of `def` this backend runs, or nullptr when it has none (then a dispatch
+  // of it is refused when recorded).
+  virtual const KernelImpl* implementation(const KernelDef& def) const {
+    const KernelImpl& impl = def.on(kind());
+    return impl.present() ? &impl : nullptr;
+  }
+  // The launch of one dispatch: the one it gave, else the implementation's rule, else one block.
+  // A backend that cannot run these arguments throws (Unsupported, naming the kernel and why).
+  virtual Launch resolve_launch(const KernelDef& def, const KernelImpl& impl,
+                                const KernelArgs& args, const std::optional<Launch>& given) const {
+    (void)def;
+    if (given) return *given;
+    return impl.launch ? impl.launch(args) : Launch{};
+  }
 
   virtual bool lost() const { return false; }
   virtual std::string lost_reason() const { return {}; }

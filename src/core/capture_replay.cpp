@@ -55,8 +55,7 @@ std::shared_ptr<const CompiledReplay> compile(const CaptureGraph& graph, const D
     const KernelDef* def = rec.def;
     const auto known = [&](const CompiledReplay::KernelSnapshot& k) { return k.def == def; };
     if (std::none_of(c->kernels.begin(), c->kernels.end(), known))
-      c->kernels.push_back(
-          {def, def->cpu, def->cpu_launch, def->cuda, def->cuda_launch, def->cuda_enqueue});
+      c->kernels.push_back({def, def->impl});
   }
   auto& allocs = c->allocations;
   std::sort(allocs.begin(), allocs.end());
@@ -67,12 +66,8 @@ std::shared_ptr<const CompiledReplay> compile(const CaptureGraph& graph, const D
 }  // namespace
 
 bool CompiledReplay::kernels_unchanged() const {
-  for (const KernelSnapshot& k : kernels) {
-    const KernelDef& d = *k.def;
-    if (d.cpu != k.cpu || d.cpu_launch != k.cpu_launch || d.cuda != k.cuda ||
-        d.cuda_launch != k.cuda_launch || d.cuda_enqueue != k.cuda_enqueue)
-      return false;
-  }
+  for (const KernelSnapshot& k : kernels)
+    if (k.def->impl != k.impl) return false;
   return true;
 }
 

@@ -2,6 +2,7 @@
 // dependency edges, counter deltas and final hazard state that re-recording every node into an
 // empty command buffer produces, so CommandEncoder::replay can append them in bulk.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -38,11 +39,7 @@ struct CompiledReplay {
   // The kernel definitions as compiled; a kernel re-registered since makes the form stale.
   struct KernelSnapshot {
     const KernelDef* def;
-    CpuKernelFn cpu;
-    LaunchFn cpu_launch;
-    const void* cuda;
-    LaunchFn cuda_launch;
-    CudaEnqueueFn cuda_enqueue;
+    std::array<KernelImpl, kMaxBackends> impl;
   };
   std::vector<KernelSnapshot> kernels;
   bool kernels_unchanged() const;

@@ -24,6 +24,7 @@ struct QueueState;
 struct DispatchRecord {
   KernelId kernel = 0;
   const KernelDef* def = nullptr;
+  const KernelImpl* impl = nullptr;  // the device's backend's implementation of def
   Launch launch;
   KernelArgs args;
   uint32_t dep_begin = 0;  // into CommandBuffer::deps

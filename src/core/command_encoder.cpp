@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/backend_registry.hpp"
 #include "core/capture_replay.hpp"
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
@@ -131,21 +132,17 @@ void resolve_dispatch(const DeviceCore& device, BackendKind kind, KernelId kerne
   }
   if (!resolve_launch) return;
 
-  // Resolve the launch for this device's backend.
-  Launch& resolved = rec.launch;
-  if (kind == BackendKind::Cpu) {
-    if (!def.cpu)
-      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CPU implementation");
-    resolved = launch ? *launch : (def.cpu_launch ? def.cpu_launch(args) : Launch{});
-  } else {
-    if (!def.cuda && !def.cuda_enqueue)
-      raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no CUDA implementation");
-    if (launch)
-      resolved = *launch;
-    else if (def.cuda_launch)
-      resolved = def.cuda_launch(args);
+  // The device's backend picks its implementation and resolves the launch.
+  const Backend& backend = *device.backend;
+  rec.impl = backend.implementation(def);
+  if (!rec.impl) {
+    const std::optional<BackendEntry> entry = find_backend(kind);
+    raise(ErrorCode::Unsupported, "kernel '" + def.name + "' has no " +
+                                      (entry ? entry->title : std::string(backend_name(kind))) +
+                                      " implementation");
   }
-  if (resolved.grid.count() == 0)
+  rec.launch = backend.resolve_launch(def, *rec.impl, args, launch);
+  if (rec.launch.grid.count() == 0)
     raise(ErrorCode::InvalidArgument, where() + ": empty launch grid");
 }
 

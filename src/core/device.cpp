@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/abandoned.hpp"
+#include "core/backend_registry.hpp"
 #include "core/builtin_kernels.hpp"
 #include "core/command_buffer.hpp"
 #include "core/device_core.hpp"
@@ -90,34 +91,6 @@ void Queue::drain(WaitTimeout timeout) const {
   state_->drain_within(timeout ? *timeout : state_->watchdog->deadline());
 }
 
-static std::shared_ptr<Backend> choose_backend(const DeviceOptions& options, std::string* reason) {
-  std::optional<BackendKind> wanted = options.backend;
-  if (!wanted) {
-    const std::string b = env::backend();
-    wanted = parse_backend(b, "STAGEFENCE_BACKEND");
-    if (wanted) *reason = "STAGEFENCE_BACKEND=" + b;
-  } else {
-    *reason = std::string("requested ") + backend_name(*wanted);
-  }
-  if (wanted == BackendKind::Cpu) return make_cpu_backend();
-#ifdef STAGEFENCE_WITH_CUDA
-  std::string why_not;
-  auto cuda = make_cuda_backend(options.cuda_ordinal, &why_not);
-  if (cuda) {
-    if (!wanted) *reason = "auto: a CUDA GPU is present";
-    return cuda;
-  }
-  if (wanted == BackendKind::Cuda)
-    raise(ErrorCode::Unsupported, "CUDA backend unavailable: " + why_not);
-  *reason = "auto: no usable CUDA GPU (" + why_not + ")";
-#else
-  if (wanted == BackendKind::Cuda)
-    raise(ErrorCode::Unsupported, "this build of stagefence has no CUDA backend");
-  *reason = "auto: built without the CUDA backend";
-#endif
-  return make_cpu_backend();
-}
-
 Device Device::open(DeviceOptions options) {
   env::check_all();  // a flag with a value that is not allowed fails here, naming it
   register_builtin_kernels();
@@ -126,7 +99,7 @@ Device Device::open(DeviceOptions options) {
   const auto deadline =
       resolve_wait_deadline(options.wait_timeout ? &*options.wait_timeout : nullptr);
   host_spin_window();  // a bad STAGEFENCE_WAIT_SPIN_US fails here, not at the first wait
-  core->backend = choose_backend(options, &reason);
+  core->backend = open_backend(options, &reason);
   core->watchdog = std::make_shared<Watchdog>(deadline);
   core->backend->info().backend_reason = reason;
   core->pool = std::make_shared<BufferPool>(core->backend);

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <thread>
 
+#include "stagefence/backend_kind.hpp"
 #include "stagefence/error.hpp"
 
 namespace stagefence::env {
@@ -17,7 +18,8 @@ struct FlagDoc {
   const char* meaning;
 };
 constexpr FlagDoc kFlags[] = {
-    {"STAGEFENCE_BACKEND", "auto", "auto | cpu | cuda: which backend Device::open picks"},
+    {"STAGEFENCE_BACKEND", "auto",
+     "auto or a backend's name (cpu, cuda): which backend Device::open picks"},
     {"STAGEFENCE_ENCODER_SESSION", "1",
      "0 makes Device::encoder_session() return nothing (read once)"},
     {"STAGEFENCE_FORCE_SERIAL", "0",
@@ -110,7 +112,10 @@ bool no_residency() {
   return read_bool("STAGEFENCE_NO_RESIDENCY", false);
 }
 std::string backend() {
-  return read_choice("STAGEFENCE_BACKEND", "auto", {"auto", "cpu", "cuda"});
+  // Any registered backend's name (the registry's parser names the variable and the choices).
+  const std::string b = read_string("STAGEFENCE_BACKEND", "auto");
+  (void)parse_backend(b, "STAGEFENCE_BACKEND");
+  return b;
 }
 bool cuda_graphs() {
   return read_bool("STAGEFENCE_CUDA_GRAPHS", true);

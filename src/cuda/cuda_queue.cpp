@@ -9,6 +9,7 @@
 #include "core/fence_state.hpp"
 #include "core/host_spin.hpp"
 #include "core/nvtx_range.hpp"
+#include "cuda/cuda_dispatch.hpp"
 #include "cuda/cuda_error.hpp"
 #include "cuda/cuda_fence.hpp"
 
@@ -297,9 +298,9 @@ void CudaQueue::launch_eager(CommandBuffer& cb, Inflight& f, bool profile) {
   for (size_t i = 0; i < cb.dispatches.size(); ++i) {
     DispatchRecord& d = cb.dispatches[i];
     if (profile) mark();
-    if (d.def->cuda_enqueue) {
+    if (is_enqueue(d)) {
       try {
-        d.def->cuda_enqueue(d.args, stream_);
+        enqueue_fn(d)(d.args, stream_);
       } catch (const std::exception& ex) {
         raise(ErrorCode::KernelFault, dispatch_name(cb, d, i) + " failed to enqueue: " + ex.what());
       }
@@ -309,7 +310,7 @@ void CudaQueue::launch_eager(CommandBuffer& cb, Inflight& f, bool profile) {
       const dim3 grid(d.launch.grid.x, d.launch.grid.y, d.launch.grid.z);
       const dim3 block(d.launch.block.x, d.launch.block.y, d.launch.block.z);
       const cudaError_t e =
-          cudaLaunchKernel(d.def->cuda, grid, block, params, d.launch.shared_bytes, stream_);
+          cudaLaunchKernel(d.impl->entry, grid, block, params, d.launch.shared_bytes, stream_);
       if (e != cudaSuccess)
         check(e, "launching " + dispatch_name(cb, d, i), ErrorCode::KernelFault);
     }

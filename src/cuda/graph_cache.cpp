@@ -8,6 +8,7 @@
 
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
+#include "cuda/cuda_dispatch.hpp"
 #include "cuda/cuda_error.hpp"
 #include "stagefence/env.hpp"
 
@@ -45,8 +46,7 @@ std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch) {
   k.push_back(l2_epoch);
   k.push_back(cb.dispatches.size());
   for (const DispatchRecord& d : cb.dispatches) {
-    k.push_back(reinterpret_cast<uint64_t>(
-        d.def->cuda_enqueue ? reinterpret_cast<const void*>(d.def->cuda_enqueue) : d.def->cuda));
+    k.push_back(reinterpret_cast<uint64_t>(d.impl->entry));
     k.push_back(uint64_t(d.launch.grid.x) | uint64_t(d.launch.grid.y) << 32);
     k.push_back(uint64_t(d.launch.grid.z) | uint64_t(d.launch.block.x) << 32);
     k.push_back(uint64_t(d.launch.block.y) | uint64_t(d.launch.block.z) << 32);
@@ -74,7 +74,7 @@ bool same_bindings(const KernelArgs& a, const KernelArgs& b) {
 cudaKernelNodeParams kernel_params(const DispatchRecord& d, void** slot) {
   *slot = const_cast<KernelArgs*>(&d.args);
   cudaKernelNodeParams p{};
-  p.func = const_cast<void*>(d.def->cuda);
+  p.func = const_cast<void*>(d.impl->entry);
   p.gridDim = dim3(d.launch.grid.x, d.launch.grid.y, d.launch.grid.z);
   p.blockDim = dim3(d.launch.block.x, d.launch.block.y, d.launch.block.z);
   p.sharedMemBytes = d.launch.shared_bytes;
@@ -108,7 +108,7 @@ cudaGraph_t GraphCache::capture_child(const CommandBuffer& cb, size_t index) {
         "cudaStreamBeginCapture for " + node_name(d, index));
   std::string failure;
   try {
-    d.def->cuda_enqueue(d.args, capture_stream_);
+    enqueue_fn(d)(d.args, capture_stream_);
   } catch (const std::exception& ex) {
     failure = ex.what();
   }
@@ -140,7 +140,7 @@ cudaGraph_t GraphCache::build(const CommandBuffer& cb, const L2Window& window,
     const DispatchRecord& d = cb.dispatches[i];
     deps.clear();
     for (uint32_t k = 0; k < d.dep_count; ++k) deps.push_back((*nodes)[cb.deps[d.dep_begin + k]]);
-    if (d.def->cuda_enqueue) {
+    if (is_enqueue(d)) {
       GraphOwner child;
       child.g = capture_child(cb, i);
       check(cudaGraphAddChildGraphNode(&(*nodes)[i], graph.g, deps.data(), deps.size(), child.g),
@@ -148,7 +148,7 @@ cudaGraph_t GraphCache::build(const CommandBuffer& cb, const L2Window& window,
     } else {
       void* slot = nullptr;
       const cudaKernelNodeParams p = kernel_params(d, &slot);
-      const bool early = d.def->cuda_programmatic && programmatic_launch_enabled();
+      const bool early = is_programmatic(d) && programmatic_launch_enabled();
       check(cudaGraphAddKernelNode(&(*nodes)[i], graph.g, early ? nullptr : deps.data(),
                                    early ? 0 : deps.size(), &p),
             "adding " + node_name(d, i), ErrorCode::KernelFault);
@@ -157,7 +157,7 @@ cudaGraph_t GraphCache::build(const CommandBuffer& cb, const L2Window& window,
       for (size_t k = 0; early && k < deps.size(); ++k) {
         const DispatchRecord& up = cb.dispatches[cb.deps[d.dep_begin + uint32_t(k)]];
         cudaGraphEdgeData edge{};
-        if (!up.def->cuda_enqueue) {
+        if (!is_enqueue(up)) {
           edge.from_port = cudaGraphKernelNodePortProgrammatic;
           edge.type = cudaGraphDependencyTypeProgrammatic;
         }
@@ -179,7 +179,7 @@ bool GraphCache::update_nodes(Entry& e, const CommandBuffer& cb) {
     const DispatchRecord& d = cb.dispatches[i];
     if (same_args(e.args[i], d.args)) continue;
     cudaError_t err;
-    if (d.def->cuda_enqueue) {
+    if (is_enqueue(d)) {
       GraphOwner child;
       child.g = capture_child(cb, i);
       err = cudaGraphExecChildGraphNodeSetParams(e.exec, e.nodes[i], child.g);

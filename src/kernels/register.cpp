@@ -47,25 +47,18 @@ constexpr NamedCheck kShapeChecks[] = {
     {"finite_check", false, &check_params<FiniteCheckParams>},
 };
 
-// Attaches the checks to the kernels registered so far, whichever backends implement them.
-void attach_shape_checks(KernelRegistry& registry) {
-  for (const std::string& name : registry.names())
-    for (const NamedCheck& c : kShapeChecks)
-      if (c.prefix ? std::string_view(name).starts_with(c.name) : name == c.name)
-        registry.set_check(name, c.check);
-}
-
 }  // namespace
 
 void register_forward_kernels() {
   static std::once_flag once;
   std::call_once(once, [] {
     KernelRegistry& registry = KernelRegistry::global();
+    // The families' checks first: they attach to every backend's kernels, later ones included.
+    for (const NamedCheck& c : kShapeChecks) registry.set_check_rule(c.name, c.prefix, c.check);
     for (const cpu::CpuKernel& k : cpu::forward_kernels()) registry.add_cpu(k.name, k.fn, k.launch);
 #if defined(STAGEFENCE_WITH_CUDA)
     register_cuda_forward_kernels();
 #endif
-    attach_shape_checks(registry);
   });
 }
 

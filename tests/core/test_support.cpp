@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "variant_backend.hpp"
+
 namespace sftest {
 
 std::optional<sf::Device> try_open(sf::BackendKind kind) {
@@ -28,7 +30,15 @@ void BackendTest::SetUp() {
 }
 
 std::string backend_param_name(const ::testing::TestParamInfo<sf::BackendKind>& info) {
-  return sf::backend_name(info.param);
+  std::string name = sf::backend_name(info.param);
+  for (char& c : name)
+    if (c == '-') c = '_';  // test names take letters, digits and underscores
+  return name;
+}
+
+std::vector<sf::BackendKind> contract_backends() {
+  register_variant_backend();
+  return {sf::BackendKind::Cpu, sf::BackendKind::Cuda, kVariantBackend};
 }
 
 sf::Buffer make_f32(sf::Device& dev, const std::vector<float>& values) {

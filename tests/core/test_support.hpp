@@ -23,15 +23,19 @@ class BackendTest : public ::testing::TestWithParam<sf::BackendKind> {
  protected:
   void SetUp() override;
   sf::Device& dev() { return *dev_; }
-  bool is_cpu() const { return GetParam() == sf::BackendKind::Cpu; }
+  // A host backend: the CPU one or the test-only variant of it.
+  bool is_cpu() const { return GetParam() != sf::BackendKind::Cuda; }
   std::optional<sf::Device> dev_;
 };
 
 std::string backend_param_name(const ::testing::TestParamInfo<sf::BackendKind>& info);
 
-#define SF_INSTANTIATE_BACKENDS(Suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                \
-                           ::testing::Values(sf::BackendKind::Cpu, sf::BackendKind::Cuda), \
+// The backends the runtime contract runs on: CPU, CUDA and the test-only variant
+// (variant_backend.hpp), which this registers.
+std::vector<sf::BackendKind> contract_backends();
+
+#define SF_INSTANTIATE_BACKENDS(Suite)                                                        \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::ValuesIn(sftest::contract_backends()), \
                            sftest::backend_param_name)
 
 // Buffer helpers.

@@ -40,11 +40,10 @@ const ReferencePrompt kCapital{
     "What is the capital of France?",
     {2, 3689, 563, 506, 5279, 529, 7001, 236881},
     {108, 818, 5279, 529, 7001, 563, 9079, 236761, 108, 3689, 563, 506, 5279, 529, 7001, 236881}};
-const ReferencePrompt kColors{
-    "The three primary colors are",
-    {2, 818, 1806, 5905, 7913, 659},
-    {2604, 236764, 3730, 236764, 532, 7070, 236761, 108, 818, 5905, 7913, 659, 2604, 236764, 3730,
-     236764}};
+const ReferencePrompt kColors{"The three primary colors are",
+                              {2, 818, 1806, 5905, 7913, 659},
+                              {2604, 236764, 3730, 236764, 532, 7070, 236761, 108, 818, 5905, 7913,
+                               659, 2604, 236764, 3730, 236764}};
 
 class Gemma3FileTest : public ::testing::Test {
  protected:

@@ -37,8 +37,9 @@ void read_gemma3_config(const gguf::GgufFile& file, LlamaConfig& c) {
     if (name && *name == "linear" && factor && *factor > 0.0)
       c.rope_freq_scale = float(1.0 / *factor);
     else if (!name || (*name != "none" && *name != "linear"))
-      raise(ErrorCode::Format, "metadata key " + p + "rope.scaling.type: only linear scaling is "
-                                                     "implemented for gemma3");
+      raise(ErrorCode::Format, "metadata key " + p +
+                                   "rope.scaling.type: only linear scaling is "
+                                   "implemented for gemma3");
   }
   for (const char* key : {"final_logit_softcapping", "attn_logit_softcapping"}) {
     const auto cap = metadata_float(file, p + key);
