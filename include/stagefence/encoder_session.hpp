@@ -9,6 +9,7 @@
 
 #include "stagefence/command_encoder.hpp"
 #include "stagefence/fence.hpp"
+#include "stagefence/fenced_stages.hpp"
 
 namespace stagefence {
 
@@ -48,9 +49,9 @@ class EncoderSession {
   bool remove_from_residency_set(const Buffer& buffer) const;
 
   SessionState state() const;
-  bool is_drained() const { return drained_; }
-  bool is_fence_pending() const { return fence_pending_; }
-  uint64_t fence_value() const { return fence_value_; }
+  bool is_drained() const { return stages_.drained(); }
+  bool is_fence_pending() const { return stages_.fence_pending(); }
+  uint64_t fence_value() const { return stages_.value(); }
   bool has_event() const { return fence_.valid(); }
   uint64_t wait_count() const { return wait_count_; }
   uint64_t wait_value() const { return wait_value_; }
@@ -62,13 +63,11 @@ class EncoderSession {
 
   CommandEncoder enc_;
   std::shared_ptr<DeviceCore> dev_;
-  Fence fence_;
-  uint64_t fence_value_ = 0;
+  Fence fence_;  // made at the first fenced stage
+  FencedStages stages_;
   uint64_t wait_count_ = 0;
   uint64_t wait_value_ = 0;
   std::string label_;
-  bool drained_ = false;
-  bool fence_pending_ = false;
 };
 
 }  // namespace stagefence

@@ -11,5 +11,6 @@
 #include "stagefence/env.hpp"
 #include "stagefence/error.hpp"
 #include "stagefence/fence.hpp"
+#include "stagefence/fenced_stages.hpp"
 #include "stagefence/kernel.hpp"
 #include "stagefence/residency_set.hpp"

@@ -87,8 +87,8 @@ std::optional<BackendEntry> find_backend(BackendKind kind) {
 
 const char* backend_name(BackendKind k) {
   static const char* const kUnnamed[kMaxBackends] = {"backend 0", "backend 1", "backend 2",
-                                                      "backend 3", "backend 4", "backend 5",
-                                                      "backend 6", "backend 7"};
+                                                     "backend 3", "backend 4", "backend 5",
+                                                     "backend 6", "backend 7"};
   if (static_cast<int>(k) >= kMaxBackends) return "backend ?";
   Table& t = table();
   std::lock_guard<std::mutex> lock(t.mu);
@@ -140,10 +140,12 @@ std::shared_ptr<Backend> open_backend(const DeviceOptions& options, std::string*
   for (const BackendEntry& e : order) {
     std::string why_not;
     if (auto b = e.open(options, &why_not)) {
-      *reason = passed.empty() ? "auto: the " + e.title + " backend is available" : "auto: " + passed;
+      *reason =
+          passed.empty() ? "auto: the " + e.title + " backend is available" : "auto: " + passed;
       return b;
     }
-    passed += (passed.empty() ? "" : "; ") + ("no usable " + e.title + " backend (" + why_not + ")");
+    passed +=
+        (passed.empty() ? "" : "; ") + ("no usable " + e.title + " backend (" + why_not + ")");
   }
   raise(ErrorCode::Unsupported, "no backend could open: " + passed);
 }

@@ -50,49 +50,32 @@ void EncoderSession::apply_label() {
 }
 
 void EncoderSession::commit_stage() {
-  if (drained_) return;
+  if (stages_.drained()) return;
   apply_label();
-  enc_.commit();
-  drained_ = true;
-  fence_pending_ = false;
+  stages_.commit(enc_);
 }
 
 void EncoderSession::commit_and_wait(WaitTimeout timeout) {
-  if (drained_) return;
+  if (stages_.drained()) return;
   apply_label();
-  enc_.commit();
-  drained_ = true;
-  fence_pending_ = false;
+  stages_.commit(enc_);
   enc_.wait(timeout);
 }
 
 void EncoderSession::fence_stage(std::optional<std::string_view> label) {
-  if (drained_) return;
+  if (stages_.drained()) return;
   if (label) label_ = std::string(*label);
   apply_label();
   if (!fence_.valid()) fence_ = Fence(dev_->make_fence("session"));
-  enc_.signal(fence_, fence_value_ + 1);
-  try {
-    enc_.commit();
-  } catch (...) {
-    enc_.current()->signals.pop_back();  // the buffer stays uncommitted and unchanged
-    throw;
-  }
-  ++fence_value_;
-  drained_ = true;
-  fence_pending_ = true;
+  stages_.fence_and_commit(enc_, fence_);
 }
 
 void EncoderSession::reset_for_next_stage() {
-  if (!drained_) return;
-  enc_.reset();
-  if (fence_pending_) {
-    enc_.wait_for(fence_, fence_value_);
+  if (!stages_.drained()) return;
+  if (stages_.next(enc_, fence_)) {
     ++wait_count_;
-    wait_value_ = fence_value_;
+    wait_value_ = stages_.value();
   }
-  drained_ = false;
-  fence_pending_ = false;
   label_.clear();
 }
 
@@ -109,7 +92,8 @@ bool EncoderSession::remove_from_residency_set(const Buffer& buffer) const {
 }
 
 SessionState EncoderSession::state() const {
-  if (drained_) return fence_pending_ ? SessionState::Fenced : SessionState::Drained;
+  if (stages_.drained())
+    return stages_.fence_pending() ? SessionState::Fenced : SessionState::Drained;
   return enc_.has_dispatches() ? SessionState::Encoding : SessionState::Empty;
 }
 

@@ -1,10 +1,11 @@
 // The backend seam: backends are found by name and slot, kernels are implemented per backend
 // slot, and the test-only variant (variant_backend.hpp) is a full backend without core edits.
+#include "core/backend_registry.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "core/backend_registry.hpp"
 #include "scoped_env.hpp"
 #include "stagefence/backend_kind.hpp"
 #include "test_support.hpp"

@@ -63,11 +63,12 @@ class VariantBackend final : public sf::Backend {
 void register_variant_backend() {
   static std::once_flag once;
   std::call_once(once, [] {
-    sf::register_backend({kVariantName, "CPU variant", kVariantBackend,
-                          [](const sf::DeviceOptions&, std::string*) -> std::shared_ptr<sf::Backend> {
-                            return std::make_shared<VariantBackend>();
-                          },
-                          -1});
+    sf::register_backend(
+        {kVariantName, "CPU variant", kVariantBackend,
+         [](const sf::DeviceOptions&, std::string*) -> std::shared_ptr<sf::Backend> {
+           return std::make_shared<VariantBackend>();
+         },
+         -1});
   });
 }
 

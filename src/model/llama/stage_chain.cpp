@@ -16,36 +16,23 @@ CommandEncoder& StageChain::begin(std::string_view label) {
     session_->begin_stage(label);
     return session_->encoder();
   }
-  if (committed_) {
-    encoder_->reset();
-    if (fence_pending_) encoder_->wait_for(*fence_, fence_value_);
-    committed_ = false;
-    fence_pending_ = false;
-  }
+  stages_.next(*encoder_, *fence_);
   encoder_->set_label(label);
   return *encoder_;
 }
 
 void StageChain::fence() {
-  if (session_) {
+  if (session_)
     session_->fence_stage();
-    return;
-  }
-  encoder_->signal(*fence_, fence_value_ + 1);
-  encoder_->commit();
-  ++fence_value_;
-  committed_ = true;
-  fence_pending_ = true;
+  else
+    stages_.fence_and_commit(*encoder_, *fence_);
 }
 
 void StageChain::commit() {
-  if (session_) {
+  if (session_)
     session_->commit_stage();
-    return;
-  }
-  committed_ = true;
-  fence_pending_ = false;
-  encoder_->commit();
+  else
+    stages_.commit(*encoder_);
 }
 
 void StageChain::wait() {

@@ -1,7 +1,8 @@
 // A chain of stage command buffers on one queue, each fenced after the one before, with one
 // blocking wait where the host must read a result. It drives an EncoderSession; when the session
-// gate is off (STAGEFENCE_ENCODER_SESSION=0) it drives a plain CommandEncoder with a Fence the
-// same way, so the dispatches, fences and counters are identical.
+// gate is off (STAGEFENCE_ENCODER_SESSION=0) it drives a plain CommandEncoder with a Fence
+// through the session's own fence bookkeeping (FencedStages), so the dispatches, fences and
+// counters are identical.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "stagefence/device.hpp"
 #include "stagefence/encoder_session.hpp"
 #include "stagefence/fence.hpp"
+#include "stagefence/fenced_stages.hpp"
 
 namespace stagefence::llama {
 
@@ -34,9 +36,7 @@ class StageChain {
   std::optional<EncoderSession> session_;
   std::optional<CommandEncoder> encoder_;  // fallback
   std::optional<Fence> fence_;
-  uint64_t fence_value_ = 0;
-  bool committed_ = false;
-  bool fence_pending_ = false;
+  FencedStages stages_;  // the fallback's fence bookkeeping, EncoderSession's own
 };
 
 }  // namespace stagefence::llama
