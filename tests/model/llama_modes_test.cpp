@@ -7,7 +7,7 @@
 #include "llama_test_model.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
-#include "model/llama/stage_plan.hpp"
+#include "model/staged/stage_plan.hpp"
 
 namespace {
 

@@ -4,8 +4,8 @@
 
 #include "kernels/register.hpp"
 #include "model/llama/device_init.hpp"
-#include "model/llama/stage_plan.hpp"
 #include "model/llama/weights.hpp"
+#include "model/staged/stage_plan.hpp"
 #include "stagefence/error.hpp"
 #include "stagefence/kernel.hpp"
 

@@ -11,7 +11,7 @@
 #include "kernels/ops.hpp"
 #include "model/llama/kv_cache.hpp"
 #include "model/llama/model.hpp"
-#include "model/llama/stage_plan.hpp"
+#include "model/staged/staged_forward.hpp"
 #include "stagefence/command_encoder.hpp"
 #include "stagefence/communicator.hpp"
 #include "stagefence/device.hpp"
@@ -32,15 +32,12 @@ struct ForwardOptions {
   std::optional<bool> q8_activations;
 };
 
-// The tokens one pass through the stages processes.
-struct Pass {
-  Buffer ids;        // int32 [tokens]
-  Buffer positions;  // int32 [tokens]
-  int tokens = 1;
-  bool decode = false;  // the one-token pass fed by the device's token buffer
-};
+using model::Pass;
+using model::Stage;
+using model::StageKind;
+using model::StagePlan;
 
-class LlamaForward {
+class LlamaForward final : public model::StagedForward {
  public:
   // Allocates everything a sequence needs; the model must outlive this object. A model shard
   // (tensor parallelism) needs the communicator of its rank, which must also outlive this
@@ -50,9 +47,10 @@ class LlamaForward {
 
   const LlamaModel& model() const { return *model_; }
   const ShardShape& shard() const { return shard_; }  // this rank's heads, FFN columns, vocab
-  int capacity() const { return cache_.capacity; }
+  int layers() const override { return model_->config.layers; }
+  int capacity() const override { return cache_.capacity; }
   const KvCache& kv_cache() const { return cache_; }  // per layer K and V, f16
-  int prefill_chunk() const { return chunk_; }
+  int prefill_chunk() const override { return chunk_; }
   int decode_splits() const { return decode_splits_; }
   // Whether decode passes record the fused kernels (ForwardOptions::fused_decode and the weight
   // types), and which attention kernel they use.
@@ -65,28 +63,28 @@ class LlamaForward {
   // when the prompt is empty, prompt + new tokens exceed the capacity, or cached is outside
   // [0, prompt size).
   void start_sequence(std::span<const int32_t> prompt, int max_new_tokens, uint64_t seed,
-                      int cached = 0);
+                      int cached = 0) override;
 
   // The prompt tokens [first, first + count) as a prefill pass; count <= prefill_chunk().
-  Pass prefill_pass(int first, int count) const;
-  Pass decode_pass() const;
+  Pass prefill_pass(int first, int count) const override;
+  Pass decode_pass() const override;
 
   // Records the dispatches of `stage` for `pass`. The head normalises the pass's last row,
   // projects it to logits, samples into the token buffer and advances position and step.
   void record_stage(CommandEncoder& enc, const Stage& stage, const Pass& pass,
-                    const kernels::ops::SamplerParams& sampler) const;
+                    const kernels::ops::SamplerParams& sampler) const override;
 
-  const Buffer& logits() const { return logits_; }  // f32 [vocab], written by head
-  const Buffer& token() const { return token_; }    // int32 [1], the last sampled id
+  const Buffer& logits() const override { return logits_; }  // f32 [vocab], written by head
+  const Buffer& token() const override { return token_; }    // int32 [1], the last sampled id
   // int32 [2]: the last sampled id and the head's finite flag (ops::kAllFinite when clean).
-  const Buffer& token_status() const { return token_status_; }
+  const Buffer& token_status() const override { return token_status_; }
   // The last sampled id, read with the head's finite check: throws Format naming the first
   // stage whose output held NaN or Inf (every stage with STAGEFENCE_CHECK_FINITE=1, else the
   // logits) instead of returning a token sampled from them.
-  int32_t read_token() const;
-  const Buffer& history() const { return history_; }      // int32 [capacity], id of each step
-  const Buffer& position() const { return position_; }    // int32 [1], the decode position
-  const Buffer& sampler_state() const { return state_; }  // u64 {seed, step}
+  int32_t read_token() const override;
+  const Buffer& history() const override { return history_; }  // int32 [capacity], id of each step
+  const Buffer& position() const { return position_; }         // int32 [1], the decode position
+  const Buffer& sampler_state() const { return state_; }       // u64 {seed, step}
   // Device bytes of activations, scalars and KV cache.
   uint64_t state_bytes() const;
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace stagefence::llama {
+namespace stagefence::model {
 
 enum class StageKind { Embed, Attention, Ffn, Layers, Head };
 
@@ -26,4 +26,4 @@ struct StagePlan {
   size_t size() const { return stages.size(); }
 };
 
-}  // namespace stagefence::llama
+}  // namespace stagefence::model

@@ -14,7 +14,7 @@
 #include "stagefence/fence.hpp"
 #include "stagefence/fenced_stages.hpp"
 
-namespace stagefence::llama {
+namespace stagefence::model {
 
 class StageChain {
  public:
@@ -39,4 +39,4 @@ class StageChain {
   FencedStages stages_;  // the fallback's fence bookkeeping, EncoderSession's own
 };
 
-}  // namespace stagefence::llama
+}  // namespace stagefence::model

@@ -1,6 +1,6 @@
-#include "model/llama/stage_chain.hpp"
+#include "model/staged/stage_chain.hpp"
 
-namespace stagefence::llama {
+namespace stagefence::model {
 
 StageChain::StageChain(Device& device, bool prefer_session) {
   if (prefer_session) session_ = device.encoder_session();
@@ -42,4 +42,4 @@ void StageChain::wait() {
     encoder_->wait();
 }
 
-}  // namespace stagefence::llama
+}  // namespace stagefence::model

@@ -1,10 +1,10 @@
-#include "model/llama/stage_plan.hpp"
+#include "model/staged/stage_plan.hpp"
 
 #include <algorithm>
 
 #include "stagefence/error.hpp"
 
-namespace stagefence::llama {
+namespace stagefence::model {
 
 StagePlan StagePlan::make(int layers, int layers_per_stage) {
   if (layers < 1) raise(ErrorCode::InvalidArgument, "stage plan: a model needs at least one layer");
@@ -32,4 +32,4 @@ StagePlan StagePlan::make(int layers, int layers_per_stage) {
   return plan;
 }
 
-}  // namespace stagefence::llama
+}  // namespace stagefence::model
