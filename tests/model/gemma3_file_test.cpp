@@ -21,6 +21,7 @@
 #include "model/model_locator.hpp"
 #include "model/tokenizer/gguf_tokenizer_data.hpp"
 #include "model/tokenizer/tokenizer.hpp"
+#include "model_file_fixture.hpp"
 #include "scoped_env.hpp"
 #include "stagefence/stagefence.hpp"
 
@@ -45,25 +46,19 @@ const ReferencePrompt kColors{"The three primary colors are",
                               {2604, 236764, 3730, 236764, 532, 7070, 236761, 108, 818, 5905, 7913,
                                659, 2604, 236764, 3730, 236764}};
 
-class Gemma3FileTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class Gemma3FileTest : public sftest::ModelFileTest<Gemma3FileTest> {
+ public:
+  static std::optional<std::filesystem::path> path() {
     const std::optional<std::filesystem::path> dir =
         sf::model::model_directory(sf::model::LocatorInputs::from_environment());
-    if (!dir || !std::filesystem::is_regular_file(*dir / "gemma-3-270m-q4_k_m.gguf")) return;
-    file_ = new sf::gguf::GgufFile(sf::gguf::GgufFile::open(*dir / "gemma-3-270m-q4_k_m.gguf"));
-    tokenizer_ = new sf::tok::Tokenizer(sf::tok::tokenizer_data_from_gguf(*file_));
+    if (!dir) return std::nullopt;
+    return *dir / "gemma-3-270m-q4_k_m.gguf";
   }
-  static void TearDownTestSuite() {
-    delete tokenizer_;
-    delete file_;
-    tokenizer_ = nullptr;
-    file_ = nullptr;
-  }
-  void SetUp() override {
-    if (!file_) GTEST_SKIP() << "Gemma 3 270M is not installed (scripts/install_model.sh gemma3)";
+  static const char* install_hint() {
+    return "Gemma 3 270M is not installed (scripts/install_model.sh gemma3)";
   }
 
+ protected:
   static std::vector<int32_t> greedy(sf::BackendKind backend, const ReferencePrompt& p, int n) {
     sf::DeviceOptions options;
     options.backend = backend;
@@ -75,13 +70,7 @@ class Gemma3FileTest : public ::testing::Test {
     generator.forward().token().upload(std::vector<int32_t>{-1});  // poisoned
     return generator.generate(p.ids, go).tokens;
   }
-
-  static sf::gguf::GgufFile* file_;
-  static sf::tok::Tokenizer* tokenizer_;
 };
-
-sf::gguf::GgufFile* Gemma3FileTest::file_ = nullptr;
-sf::tok::Tokenizer* Gemma3FileTest::tokenizer_ = nullptr;
 
 TEST_F(Gemma3FileTest, ConfigurationIsGemma3) {
   const llama::LlamaConfig c = llama::config_from_gguf(*file_);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "model/tokenizer/gguf_tokenizer_data.hpp"
 #include "model/tokenizer/incremental_decoder.hpp"
 #include "model/tokenizer/tokenizer.hpp"
+#include "model_file_fixture.hpp"
 #include "scoped_env.hpp"
 #include "stagefence/stagefence.hpp"
 
@@ -49,39 +51,23 @@ const ReferencePrompt kColors{
     {504, 1296, 3003, 4683, 359},
     {260, 3003, 4683, 282, 260, 35526, 2380, 1743, 42, 2382, 28, 4461, 28, 284, 2654, 30}};
 
-class SmolLmTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    const sf::model::ModelLocation where =
-        sf::model::locate_model(sf::model::LocatorInputs::from_environment());
-    if (!where.path) return;
-    file_ = new sf::gguf::GgufFile(sf::gguf::GgufFile::open(*where.path));
-    tokenizer_ = new sf::tok::Tokenizer(sf::tok::tokenizer_data_from_gguf(*file_));
+class SmolLmTest : public sftest::ModelFileTest<SmolLmTest> {
+ public:
+  static std::optional<std::filesystem::path> path() {
+    return sf::model::locate_model(sf::model::LocatorInputs::from_environment()).path;
   }
-  static void TearDownTestSuite() {
-    delete tokenizer_;
-    delete file_;
-    tokenizer_ = nullptr;
-    file_ = nullptr;
-  }
-  void SetUp() override {
-    if (!file_)
-      GTEST_SKIP() << "SmolLM2 is not installed (scripts/install_model.sh) and "
-                      "STAGEFENCE_MODEL_GGUF is not set";
+  static const char* install_hint() {
+    return "SmolLM2 is not installed (scripts/install_model.sh) and STAGEFENCE_MODEL_GGUF is not "
+           "set";
   }
 
+ protected:
   std::vector<int32_t> encode(const ReferencePrompt& p) const {
     if (!p.chat) return tokenizer_->encode(p.text);
     const sf::tok::ChatTemplate chat(tokenizer_->data().chat_template);
     return tokenizer_->encode(chat.apply({{"user", p.text}}, true), true, true);
   }
-
-  static sf::gguf::GgufFile* file_;
-  static sf::tok::Tokenizer* tokenizer_;
 };
-
-sf::gguf::GgufFile* SmolLmTest::file_ = nullptr;
-sf::tok::Tokenizer* SmolLmTest::tokenizer_ = nullptr;
 
 TEST_F(SmolLmTest, ConfigurationIsSmolLm2) {
   const llama::LlamaConfig c = llama::config_from_gguf(*file_);
