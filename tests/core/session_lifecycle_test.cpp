@@ -113,3 +113,34 @@ TEST_P(SessionLifecycle, CommitAndWaitReportsKernelFailureNamingTheStage) {
   // The error stays with the buffer: waiting again reports it again.
   EXPECT_THROW(s->wait(), sf::Error);
 }
+
+// The fence bookkeeping EncoderSession and a session-less chain share: each fenced stage signals
+// N+1, the next stage's buffer waits for N, an unfenced commit makes the next stage wait for
+// nothing, and the stages run in order.
+TEST_P(SessionLifecycle, FencedStagesChainAPlainEncoder) {
+  auto enc = dev().command_encoder();
+  sf::Fence fence = dev().new_fence("chain");
+  sf::FencedStages stages;
+  EXPECT_FALSE(stages.next(enc, fence));  // nothing committed yet
+  auto a = dev().alloc(sf::DType::F32, {64});
+  auto b = dev().alloc(sf::DType::F32, {64});
+  fill(enc, a, 2.0f);
+  stages.fence_and_commit(enc, fence);
+  EXPECT_EQ(stages.value(), 1u);
+  EXPECT_TRUE(stages.drained());
+  EXPECT_TRUE(stages.fence_pending());
+  EXPECT_TRUE(stages.next(enc, fence));  // waits for value 1
+  EXPECT_FALSE(stages.drained());
+  add(enc, a, a, b);  // 4
+  stages.fence_and_commit(enc, fence);
+  EXPECT_EQ(stages.value(), 2u);
+  EXPECT_TRUE(stages.next(enc, fence));
+  mul(enc, b, b, a);  // 16
+  stages.commit(enc);
+  EXPECT_FALSE(stages.fence_pending());
+  enc.wait();
+  EXPECT_EQ(read_f32(a)[63], 16.0f);
+  EXPECT_EQ(fence.completed_value(), 2u);
+  EXPECT_TRUE(stages.drained());
+  EXPECT_FALSE(stages.next(enc, fence));  // the last commit was unfenced: no wait
+}
