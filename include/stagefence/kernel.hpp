@@ -59,6 +59,11 @@ struct KernelImpl {
   uint32_t flags = 0;
 
   bool present() const { return entry != nullptr; }
+  // The entry as the function type its backend registered it with.
+  template <typename Fn>
+  Fn entry_as() const {
+    return reinterpret_cast<Fn>(const_cast<void*>(entry));
+  }
   bool has(uint32_t flag) const { return (flags & flag) != 0; }
   bool operator==(const KernelImpl&) const = default;
 };

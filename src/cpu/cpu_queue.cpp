@@ -125,7 +125,7 @@ bool CpuQueue::run_dispatches(CommandBuffer& cb, Clock::time_point start,
     const double t_start = cb.profile_dispatches ? micros(start, Clock::now()) : 0;
     std::string what;
     try {
-      reinterpret_cast<CpuKernelFn>(d.impl->entry)(d.args, d.launch, c.begin, c.end);
+      d.impl->entry_as<CpuKernelFn>()(d.args, d.launch, c.begin, c.end);
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {

@@ -10,7 +10,7 @@ inline bool is_enqueue(const DispatchRecord& d) {
   return d.impl->has(KernelImpl::kEnqueue);
 }
 inline CudaEnqueueFn enqueue_fn(const DispatchRecord& d) {
-  return reinterpret_cast<CudaEnqueueFn>(d.impl->entry);
+  return d.impl->entry_as<CudaEnqueueFn>();
 }
 inline bool is_programmatic(const DispatchRecord& d) {
   return d.impl->has(KernelImpl::kProgrammatic);

@@ -280,10 +280,7 @@ void CudaQueue::launch_loop(CommandBuffer& cb) {
     raise(ErrorCode::Unsupported, "command buffer " + cb.display_name() +
                                       " is a device-side loop, which needs CUDA graphs "
                                       "(STAGEFENCE_CUDA_GRAPHS is off)");
-  cudaGraphExec_t exec = graphs_->instantiate_loop(cb, l2_);
-  // The buffer keeps the exec until it is dropped, which is after its completion.
-  cb.backend_state = std::shared_ptr<void>(
-      exec, [](void* e) { cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(e)); });
+  cudaGraphExec_t exec = graphs_->prepare_loop(cb, l2_);  // the queue's graph cache owns it
   check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch (loop)", ErrorCode::KernelFault);
   detail::bump(detail::counters().graph_launches);
 }

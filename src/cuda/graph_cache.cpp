@@ -40,22 +40,6 @@ uint64_t mix(uint64_t h, uint64_t v) {
   return h;
 }
 
-std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch) {
-  std::vector<uint64_t> k;
-  k.reserve(2 + cb.dispatches.size() * 6 + cb.deps.size());
-  k.push_back(l2_epoch);
-  k.push_back(cb.dispatches.size());
-  for (const DispatchRecord& d : cb.dispatches) {
-    k.push_back(reinterpret_cast<uint64_t>(d.impl->entry));
-    k.push_back(uint64_t(d.launch.grid.x) | uint64_t(d.launch.grid.y) << 32);
-    k.push_back(uint64_t(d.launch.grid.z) | uint64_t(d.launch.block.x) << 32);
-    k.push_back(uint64_t(d.launch.block.y) | uint64_t(d.launch.block.z) << 32);
-    k.push_back(uint64_t(d.launch.shared_bytes) | uint64_t(d.dep_count) << 32);
-    for (uint32_t i = 0; i < d.dep_count; ++i) k.push_back(cb.deps[d.dep_begin + i]);
-  }
-  return k;
-}
-
 uint64_t hash_key(const std::vector<uint64_t>& k) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (uint64_t w : k) h = mix(h, w);
@@ -88,8 +72,28 @@ std::string node_name(const DispatchRecord& d, size_t i) {
 
 }  // namespace
 
+std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch) {
+  std::vector<uint64_t> k;
+  k.reserve(2 + cb.dispatches.size() * 6 + cb.deps.size());
+  k.push_back(l2_epoch);
+  k.push_back(cb.dispatches.size());
+  for (const DispatchRecord& d : cb.dispatches) {
+    k.push_back(reinterpret_cast<uint64_t>(d.impl->entry));
+    k.push_back(uint64_t(d.launch.grid.x) | uint64_t(d.launch.grid.y) << 32);
+    k.push_back(uint64_t(d.launch.grid.z) | uint64_t(d.launch.block.x) << 32);
+    k.push_back(uint64_t(d.launch.block.y) | uint64_t(d.launch.block.z) << 32);
+    k.push_back(uint64_t(d.launch.shared_bytes) | uint64_t(d.dep_count) << 32);
+    for (uint32_t i = 0; i < d.dep_count; ++i) k.push_back(cb.deps[d.dep_begin + i]);
+  }
+  return k;
+}
+
 GraphCache::~GraphCache() {
   for (Entry& e : lru_) destroy(e);
+  if (loop_.exec) {
+    cudaGraphExecDestroy(loop_.exec);
+    detail::gauge(detail::counters().live_graph_execs, -1);
+  }
 }
 
 void GraphCache::destroy(Entry& e) noexcept {

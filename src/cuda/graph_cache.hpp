@@ -29,6 +29,10 @@ struct CommandBuffer;
 
 namespace stagefence::cuda {
 
+// The topology of `cb`'s dispatches (kernels, launch geometry, edges) and the L2 epoch: the key
+// under which instantiated graphs are kept.
+std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch);
+
 class GraphCache {
  public:
   static constexpr size_t kCapacity = 256;    // instantiated graphs per queue
@@ -44,9 +48,12 @@ class GraphCache {
   // (KernelFault naming the kernel when CUDA rejects a node, DeviceLost when sticky).
   cudaGraphExec_t prepare(const CommandBuffer& cb, const L2Window& window);
   size_t size() const { return lru_.size(); }
-  // A new executable graph that runs `cb` (which has a loop) as a device-side loop under a
-  // conditional WHILE node (cuda/loop_graph.cpp); the caller owns and destroys it. Not cached.
-  cudaGraphExec_t instantiate_loop(const CommandBuffer& cb, const L2Window& window);
+  // An executable graph that runs `cb` (which has a loop) as a device-side loop under a
+  // conditional WHILE node (cuda/loop_graph.cpp). The queue's last loop graph is kept: a loop
+  // buffer of the same topology (kernels, launches, edges, L2 epoch) updates it in place with
+  // cudaGraphExecUpdate, and only a new topology, or an update CUDA refuses, instantiates. The
+  // cache owns the graph.
+  cudaGraphExec_t prepare_loop(const CommandBuffer& cb, const L2Window& window);
 
  private:
   struct Entry {
@@ -75,8 +82,18 @@ class GraphCache {
   void insert(Entry e);
   void destroy(Entry& e) noexcept;
 
+  // The parent graph of a loop buffer: loop_head, then the WHILE node over the dispatches and
+  // loop_tail. Throws, leaking nothing.
+  cudaGraph_t build_loop(const CommandBuffer& cb, const L2Window& window);
+
+  struct LoopEntry {
+    std::vector<uint64_t> key;
+    cudaGraphExec_t exec = nullptr;
+  };
+
   cudaStream_t capture_stream_;
-  Lru lru_;  // front: most recently used
+  LoopEntry loop_;  // the last loop graph
+  Lru lru_;         // front: most recently used
   uint64_t clock_ = 0;
   std::unordered_multimap<uint64_t, Lru::iterator> index_;
   std::unordered_map<uint64_t, Lru::iterator> by_replay_;

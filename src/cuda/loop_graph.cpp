@@ -1,8 +1,11 @@
-// GraphCache::instantiate_loop: a loop buffer as one executable graph. The parent graph holds
+// GraphCache::prepare_loop: a loop buffer as one executable graph, kept and updated in place for
+// the next loop buffer of the same topology. The parent graph holds
 // loop_head and a conditional WHILE node; the WHILE body holds the buffer's dispatch graph (as a
 // child graph node, built as for any buffer) and then loop_tail, which sets the condition for
 // the next iteration. One launch runs every iteration.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "core/command_buffer.hpp"
 #include "core/counters_internal.hpp"
@@ -32,7 +35,7 @@ cudaKernelNodeParams control_node(const void* kernel, void** args) {
 
 }  // namespace
 
-cudaGraphExec_t GraphCache::instantiate_loop(const CommandBuffer& cb, const L2Window& window) {
+cudaGraph_t GraphCache::build_loop(const CommandBuffer& cb, const L2Window& window) {
   const std::string what = "the loop graph of command buffer " + cb.display_name();
   uint32_t* words = static_cast<uint32_t*>(cb.loop->words);
   uint32_t max = cb.loop->max_iterations;
@@ -69,11 +72,37 @@ cudaGraphExec_t GraphCache::instantiate_loop(const CommandBuffer& cb, const L2Wi
   const cudaKernelNodeParams tail_params = control_node(loop_tail_kernel(), args);
   check(cudaGraphAddKernelNode(&tail, body, &iteration, 1, &tail_params),
         "adding loop_tail to " + what, ErrorCode::KernelFault);
+  cudaGraph_t out = parent.g;
+  parent.g = nullptr;
+  return out;
+}
 
+cudaGraphExec_t GraphCache::prepare_loop(const CommandBuffer& cb, const L2Window& window) {
+  std::vector<uint64_t> key = topology_key(cb, window.epoch);
+  OwnedGraph parent;
+  parent.g = build_loop(cb, window);
+  if (loop_.exec && loop_.key == key) {
+    cudaGraphExecUpdateResultInfo info{};
+    const cudaError_t err = cudaGraphExecUpdate(loop_.exec, parent.g, &info);
+    if (err == cudaSuccess) {
+      detail::bump(detail::counters().graph_updates);
+      return loop_.exec;
+    }
+    if (is_sticky(err)) check(err, "cudaGraphExecUpdate of a loop graph");
+    cudaGetLastError();  // refused: instantiate below
+  }
   cudaGraphExec_t exec = nullptr;
-  check(cudaGraphInstantiate(&exec, parent.g, 0), "cudaGraphInstantiate of " + what,
+  check(cudaGraphInstantiate(&exec, parent.g, 0),
+        "cudaGraphInstantiate of the loop graph of command buffer " + cb.display_name(),
         ErrorCode::KernelFault);
   detail::bump(detail::counters().graph_instantiations);
+  if (loop_.exec) {
+    cudaGraphExecDestroy(loop_.exec);  // a launch still in flight finishes first
+  } else {
+    detail::gauge(detail::counters().live_graph_execs, 1);
+  }
+  loop_.exec = exec;
+  loop_.key = std::move(key);
   return exec;
 }
 

@@ -8,6 +8,7 @@
 #include "llama_test_model.hpp"
 #include "model/llama/generator.hpp"
 #include "model/llama/model.hpp"
+#include "stagefence/counters.hpp"
 
 namespace {
 
@@ -56,6 +57,23 @@ TEST_P(LlamaLoopTest, StopsAfterMaxNewTokens) {
     go.max_new_tokens = n;
     const std::vector<int32_t> got = run(llama::SubmissionMode::Loop, go);
     EXPECT_EQ(got, std::vector<int32_t>(want.begin(), want.begin() + n)) << n;
+  }
+}
+
+// A second loop of the same generator (another length, so other loop bounds and parameters)
+// runs with the first call's tokens; on CUDA it updates the queue's loop graph in place rather
+// than instantiating another.
+TEST_P(LlamaLoopTest, ALaterCallReusesTheLoopGraph) {
+  llama::Generator gen = small_generator();
+  const std::vector<int32_t> first = gen.generate(kPrompt, loop_options(20)).tokens;
+  ASSERT_EQ(first.size(), 20u);
+  const sf::CounterSnapshot before = sf::counters::snapshot();
+  const std::vector<int32_t> again = gen.generate(kPrompt, loop_options(12)).tokens;
+  const sf::CounterSnapshot delta = sf::counters::snapshot() - before;
+  EXPECT_EQ(again, std::vector<int32_t>(first.begin(), first.begin() + 12));
+  if (GetParam() == sf::BackendKind::Cuda) {
+    EXPECT_EQ(delta.graph_instantiations, 0u);
+    EXPECT_GE(delta.graph_updates, 1u);
   }
 }
 
