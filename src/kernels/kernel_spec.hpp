@@ -23,6 +23,9 @@ namespace stagefence::kernels {
 //
 // "rmsnorm"      b0 x f32 [rows, n] (read)  b1 w f32 [n] (read)  b2 y f32 [rows, n] (write;
 //                may alias b0)   s0 rows  s1 n  s2 eps (f32)  s3 add_one (1: y = x̂·(1+w), Gemma)
+//                s4 accumulate (1: y += x̂·w, y read-write and not aliasing b0: a post-norm
+//                added into the residual; the product is rounded before the add, as a
+//                separate "add" would)
 //
 // "matvec.<wt>"  y[r] = sum_c W[r,c]·x[c]  (+ bias[r]) (+ y_old[r] when accumulate)
 //                b0 W (read)  b1 x f32 [cols] (read)  b2 y f32 [rows] (write, or read-write when

@@ -79,13 +79,19 @@ void embed(CommandEncoder& enc, const Buffer& table, DType wt, int vocab, int di
 }
 
 void rmsnorm(CommandEncoder& enc, const Buffer& x, const Buffer& w, const Buffer& y, int rows,
-             int n, float eps, bool add_one) {
+             int n, float eps, bool add_one, bool accumulate) {
   static CachedKernelId kernel;
   const uint64_t bytes =
       checked_count("rmsnorm", "rows", rows) * checked_count("rmsnorm", "n", n) * kF32;
+  if (accumulate && x.valid() && y.valid() && x.allocation_id() == y.allocation_id() &&
+      x.offset() < y.offset() + bytes && y.offset() < x.offset() + bytes)
+    raise(ErrorCode::InvalidArgument,
+          "rmsnorm: accumulating into y that overlaps its input x (a post-norm adds into another "
+          "buffer)");
   enc.dispatch(kernel.get("rmsnorm"),
-               {reads(x, 0, bytes), reads(w, 0, uint64_t(n) * kF32), writes(y, 0, bytes)},
-               std::nullopt, RmsnormParams{rows, n, eps, add_one ? 1 : 0});
+               {reads(x, 0, bytes), reads(w, 0, uint64_t(n) * kF32),
+                accumulate ? reads_writes(y, 0, bytes) : writes(y, 0, bytes)},
+               std::nullopt, RmsnormParams{rows, n, eps, add_one ? 1 : 0, accumulate ? 1 : 0});
 }
 
 namespace {

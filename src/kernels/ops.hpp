@@ -47,9 +47,10 @@ struct SamplerParams {
 void embed(CommandEncoder& enc, const Buffer& table, DType wt, int vocab, int dim,
            const Buffer& ids, int tokens, const Buffer& out, float scale = 1.0f);
 
-// y = x / rms(x) · w (add_one: · (1 + w)) for `rows` rows of n; y may be x.
+// y = x / rms(x) · w (add_one: · (1 + w)) for `rows` rows of n; y may be x. With accumulate,
+// y += that instead (y must not overlap x).
 void rmsnorm(CommandEncoder& enc, const Buffer& x, const Buffer& w, const Buffer& y, int rows,
-             int n, float eps, bool add_one = false);
+             int n, float eps, bool add_one = false, bool accumulate = false);
 
 // y[rows] = W[rows, cols] · x (+ bias) (+ y when accumulate).
 void matvec(CommandEncoder& enc, const Buffer& w, DType wt, int rows, int cols, const Buffer& x,

@@ -217,6 +217,39 @@ TEST_P(BackendOps, RmsnormMatchesTheReference) {
   }
 }
 
+// y += x / sqrt(mean(x²) + eps) · w into a poisoned-free, random y: the product is rounded to
+// f32 before the add, so the result equals a separate rmsnorm and add bit for bit.
+TEST_P(BackendOps, RmsnormAccumulatesIntoTheResidual) {
+  const int rows = 2, n = 640;
+  const float eps = 1e-6f;
+  const std::vector<float> x = random_floats(rng_, size_t(rows) * n, -3, 3);
+  const std::vector<float> w = random_floats(rng_, size_t(n));
+  const std::vector<float> y0 = random_floats(rng_, x.size(), -2, 2);
+  Buffer bx = upload(x), bw = upload(w), by = upload(y0);
+  Buffer normed = poisoned_f32(x.size()), sum = upload(y0);
+  CommandEncoder enc = dev().command_encoder();
+  ops::rmsnorm(enc, bx, bw, by, rows, n, eps, false, true);
+  ops::rmsnorm(enc, bx, bw, normed, rows, n, eps);
+  ops::add(enc, sum, normed, sum, rows * n);
+  enc.commit_and_wait();
+  const std::vector<float> y = download<float>(by, x.size());
+  EXPECT_EQ(std::memcmp(y.data(), download<float>(sum, x.size()).data(), y.size() * 4), 0)
+      << "accumulate differs from rmsnorm + add";
+  for (int r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int i = 0; i < n; ++i) ss += double(x[size_t(r) * n + i]) * x[size_t(r) * n + i];
+    const double inv = 1.0 / std::sqrt(ss / n + eps);
+    for (int i = 0; i < n; ++i) {
+      const size_t k = size_t(r) * n + size_t(i);
+      const double want = y0[k] + x[k] * inv * double(w[size_t(i)]);
+      ASSERT_NEAR(y[k], want, 1e-5 * std::fabs(want) + 1e-6) << "row " << r << " col " << i;
+    }
+  }
+  // Accumulating into the input itself is refused before anything is recorded.
+  CommandEncoder bad = dev().command_encoder();
+  EXPECT_THROW(ops::rmsnorm(bad, bx, bw, bx, rows, n, eps, false, true), Error);
+}
+
 // angle = pos · freq_scale · theta^(-2i/rot); mode 0 pairs (2i, 2i+1), mode 1 (i, i + rot/2);
 // dims past rot_dim unchanged.
 TEST_P(BackendOps, RopeBothModesMatchTheReference) {

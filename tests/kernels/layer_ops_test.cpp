@@ -25,7 +25,7 @@ TEST(LayerOps, RmsnormMatchesReference) {
       std::vector<float> x = x0, y(x0.size());
       poison(y);
       ArgsBuilder b;
-      b.bind(x).bind(w).bind(y).scalar(rows).scalar(n).scalar(eps).scalar(add_one);
+      b.bind(x).bind(w).bind(y).scalar(rows).scalar(n).scalar(eps).scalar(add_one).scalar(0);
       if (mode == RunMode::Full) {
         ASSERT_GE(k.launch(b.args()).grid.count(), 2u);
       }
@@ -48,7 +48,7 @@ TEST(LayerOps, RmsnormMatchesReference) {
     // In place (y is x) gives the same numbers.
     std::vector<float> x = x0;
     ArgsBuilder b;
-    b.bind(x).bind(w).bind(x).scalar(rows).scalar(n).scalar(eps).scalar(add_one);
+    b.bind(x).bind(w).bind(x).scalar(rows).scalar(n).scalar(eps).scalar(add_one).scalar(0);
     run_split(k, b.args());
     EXPECT_TRUE(bitwise_equal(first, x));
   }

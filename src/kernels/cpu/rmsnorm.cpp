@@ -1,4 +1,5 @@
-// "rmsnorm": y = x / sqrt(mean(x²) + eps) · w (or · (1 + w), Gemma), one row at a time.
+// "rmsnorm": y = x / sqrt(mean(x²) + eps) · w (or · (1 + w), Gemma; or y += that), one row at
+// a time.
 #include "kernels/params/rmsnorm.hpp"
 
 #include <cmath>
@@ -19,6 +20,7 @@ void rmsnorm(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
   const int64_t rows = p.rows, n = p.n;
   const float eps = p.eps;
   const bool add_one = p.add_one != 0;
+  const bool accumulate = p.accumulate != 0;
   require_binding(args, 0, uint64_t(rows * n) * 4, kName, "x");
   require_binding(args, 1, uint64_t(n) * 4, kName, "w");
   require_binding(args, 2, uint64_t(rows * n) * 4, kName, "y");
@@ -30,7 +32,12 @@ void rmsnorm(const KernelArgs& args, const Launch& launch, uint64_t block_begin,
     float* y = args.p<float>(2) + r * n;  // may be x: each element is read before it is written
     const float mean_square = simd::dot_f32(x, x, n) / float(n);
     const float inv_rms = 1.0f / std::sqrt(mean_square + eps);
-    if (add_one) {
+    if (accumulate) {
+      for (int64_t j = 0; j < n; ++j) {
+        const float v = x[j] * inv_rms * (add_one ? 1.0f + w[j] : w[j]);
+        y[j] = y[j] + v;
+      }
+    } else if (add_one) {
       for (int64_t j = 0; j < n; ++j) y[j] = x[j] * inv_rms * (1.0f + w[j]);
     } else {
       for (int64_t j = 0; j < n; ++j) y[j] = x[j] * inv_rms * w[j];

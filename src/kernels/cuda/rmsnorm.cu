@@ -1,5 +1,5 @@
-// "rmsnorm": y = x / sqrt(mean(x²) + eps) · w  (or · (1 + w)). One block per row; the sum of
-// squares is reduced in a fixed order.
+// "rmsnorm": y = x / sqrt(mean(x²) + eps) · w  (or · (1 + w); or y += that). One block per row; the
+// sum of squares is reduced in a fixed order.
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
@@ -16,6 +16,7 @@ __global__ void rmsnorm_kernel(KernelArgs a) {
   const int64_t n = p.n;
   const float eps = p.eps;
   const bool add_one = p.add_one != 0;
+  const bool accumulate = p.accumulate != 0;
   const float* xr = x + int64_t(blockIdx.x) * n;
   float* yr = y + int64_t(blockIdx.x) * n;
   __shared__ float scratch[32];
@@ -25,7 +26,9 @@ __global__ void rmsnorm_kernel(KernelArgs a) {
   const float inv = rsqrtf(ss / float(n) + eps);
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     const float wi = add_one ? 1.0f + w[i] : w[i];
-    yr[i] = xr[i] * inv * wi;
+    // With accumulate the product is rounded before the add (no fused multiply-add), as the
+    // CPU kernel and a separate "add" do.
+    yr[i] = accumulate ? __fadd_rn(yr[i], xr[i] * inv * wi) : xr[i] * inv * wi;
   }
 }
 

@@ -257,15 +257,20 @@ Pass LlamaForward::decode_pass() const {
   return {token_, position_, 1, true};
 }
 
-void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
-                           const Pass& pass, const Weight* bias, bool accumulate) const {
-  const Buffer* b = bias && bias->present() ? &bias->buffer : nullptr;
+bool LlamaForward::takes_mv(const Weight& w, const Pass& pass) const {
   // Block-quantised decode products take 8-bit activations (mv); float weights stream faster
   // through matvec when no norm is folded in (H200: 86% of copy bandwidth against mv's 67% on
   // 14336x4096 bf16).
-  const bool q8 = dtype_info(w.dtype)->block_elems > 1 && fusable(w.dtype);
-  if (pass.decode && q8 && ops::decode_row_supported(w.dtype, w.cols))
-    ops::mv(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
+  return pass.decode && dtype_info(w.dtype)->block_elems > 1 && fusable(w.dtype) &&
+         ops::decode_row_supported(w.dtype, w.cols);
+}
+
+void LlamaForward::project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
+                           const Pass& pass, const Weight* bias, bool accumulate,
+                           const ops::FoldedNorm* norm) const {
+  const Buffer* b = bias && bias->present() ? &bias->buffer : nullptr;
+  if (takes_mv(w, pass))
+    ops::mv(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate, norm);
   else if (pass.tokens == 1)
     ops::matvec(enc, w.buffer, w.dtype, w.rows, w.cols, x, y, b, accumulate);
   else
@@ -289,9 +294,10 @@ void LlamaForward::project_residual(CommandEncoder& enc, const Weight& w, const 
   else
     ops::fill(enc, out, n, 0.0f);
   if (shard_.split()) comm_->all_reduce_sum(enc, out, n);
-  if (post_norm.present())
-    ops::rmsnorm(enc, out, post_norm.buffer, out, pass.tokens, c.dim, c.rms_eps);
-  ops::add(enc, x_, out, x_, int(n));
+  if (post_norm.present())  // x += norm(out) in one pass
+    ops::rmsnorm(enc, out, post_norm.buffer, x_, pass.tokens, c.dim, c.rms_eps, false, true);
+  else
+    ops::add(enc, x_, out, x_, int(n));
 }
 
 void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& pass) const {
@@ -316,10 +322,15 @@ void LlamaForward::record_attention(CommandEncoder& enc, int layer, const Pass& 
              biases ? &w.bk.buffer : nullptr, biases ? &w.bv.buffer : nullptr, pass.positions, q_,
              cache_.k[size_t(layer)], cache_.v[size_t(layer)]);
   } else {
-    ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
-    project(enc, w.wq, xn_, q_, pass, &w.bq, false);
-    project(enc, w.wk, xn_, k_, pass, &w.bk, false);
-    project(enc, w.wv, xn_, v_, pass, &w.bv, false);
+    // Decode products that all take mv read x with the norm folded in (one launch fewer).
+    const bool fold = takes_mv(w.wq, pass) && takes_mv(w.wk, pass) && takes_mv(w.wv, pass);
+    const ops::FoldedNorm norm{&w.attn_norm.buffer, c.rms_eps, false};
+    if (!fold) ops::rmsnorm(enc, x_, w.attn_norm.buffer, xn_, t, c.dim, c.rms_eps);
+    const Buffer& in = fold ? x_ : xn_;
+    const ops::FoldedNorm* folded = fold ? &norm : nullptr;
+    project(enc, w.wq, in, q_, pass, &w.bq, false, folded);
+    project(enc, w.wk, in, k_, pass, &w.bk, false, folded);
+    project(enc, w.wv, in, v_, pass, &w.bv, false, folded);
     if (c.qk_norm) {
       ops::rmsnorm(enc, q_, w.q_norm.buffer, q_, t * heads, c.head_dim, c.rms_eps);
       ops::rmsnorm(enc, k_, w.k_norm.buffer, k_, t * kv_heads, c.head_dim, c.rms_eps);

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "kernels/decode_ops.hpp"
 #include "kernels/ops.hpp"
 #include "model/llama/kv_cache.hpp"
 #include "model/llama/model.hpp"
@@ -101,8 +102,12 @@ class LlamaForward final : public model::StagedForward {
   std::string stage_of_check(uint32_t code) const;
   void record_head(CommandEncoder& enc, const Pass& pass,
                    const kernels::ops::SamplerParams& sampler) const;
+  // y = W · x (+ bias) (+ y). `norm`: x is normalised on the way in, where the product takes
+  // mv (takes_mv); a caller passes it only when it does.
   void project(CommandEncoder& enc, const Weight& w, const Buffer& x, const Buffer& y,
-               const Pass& pass, const Weight* bias, bool accumulate) const;
+               const Pass& pass, const Weight* bias, bool accumulate,
+               const kernels::ops::FoldedNorm* norm = nullptr) const;
+  bool takes_mv(const Weight& w, const Pass& pass) const;
   // x += post_norm(W · in): one accumulating projection when there is no post-norm, or the
   // product (across ranks a partial product and its all-reduce), its norm, and the residual
   // add. A rank without columns (in_cols == 0) contributes zeros.
