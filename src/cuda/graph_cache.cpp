@@ -22,19 +22,6 @@ bool programmatic_launch_enabled() {
   return on;
 }
 
-// Owns a graph until released, so every exit path of a build frees it.
-struct GraphOwner {
-  cudaGraph_t g = nullptr;
-  ~GraphOwner() {
-    if (g) cudaGraphDestroy(g);
-  }
-  cudaGraph_t release() {
-    cudaGraph_t r = g;
-    g = nullptr;
-    return r;
-  }
-};
-
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
   return h;
@@ -86,6 +73,29 @@ std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch) {
     for (uint32_t i = 0; i < d.dep_count; ++i) k.push_back(cb.deps[d.dep_begin + i]);
   }
   return k;
+}
+
+cudaGraphExec_t update_or_instantiate(cudaGraphExec_t exec, cudaGraph_t graph,
+                                      const std::string& what) {
+  if (exec) {
+    cudaGraphExecUpdateResultInfo info{};
+    const cudaError_t err = cudaGraphExecUpdate(exec, graph, &info);
+    if (err == cudaSuccess) {
+      detail::bump(detail::counters().graph_updates);
+      return exec;
+    }
+    if (is_sticky(err)) check(err, "cudaGraphExecUpdate" + what);
+    cudaGetLastError();  // refused: instantiate instead
+  }
+  cudaGraphExec_t fresh = nullptr;
+  check(cudaGraphInstantiate(&fresh, graph, 0), "cudaGraphInstantiate" + what,
+        ErrorCode::KernelFault);
+  detail::bump(detail::counters().graph_instantiations);
+  if (exec)
+    cudaGraphExecDestroy(exec);  // a launch still in flight finishes first
+  else
+    detail::gauge(detail::counters().live_graph_execs, 1);
+  return fresh;
 }
 
 GraphCache::~GraphCache() {
@@ -208,19 +218,7 @@ void GraphCache::update_whole(Entry& e, const CommandBuffer& cb, const L2Window&
   std::vector<cudaGraphNode_t> nodes;
   GraphOwner fresh;
   fresh.g = build(cb, window, &nodes);
-  cudaGraphExecUpdateResultInfo info{};
-  const cudaError_t err = cudaGraphExecUpdate(e.exec, fresh.g, &info);
-  if (err == cudaSuccess) {
-    detail::bump(detail::counters().graph_updates);
-  } else {
-    if (is_sticky(err)) check(err, "cudaGraphExecUpdate");
-    cudaGetLastError();
-    cudaGraphExec_t exec = nullptr;
-    check(cudaGraphInstantiate(&exec, fresh.g, 0), "cudaGraphInstantiate", ErrorCode::KernelFault);
-    cudaGraphExecDestroy(e.exec);
-    e.exec = exec;
-    detail::bump(detail::counters().graph_instantiations);
-  }
+  e.exec = update_or_instantiate(e.exec, fresh.g, "");
   cudaGraphDestroy(e.graph);
   e.graph = fresh.release();
   e.nodes = std::move(nodes);
@@ -312,9 +310,7 @@ cudaGraphExec_t GraphCache::prepare(const CommandBuffer& cb, const L2Window& win
   e.last_used = ++clock_;
   GraphOwner graph;
   graph.g = build(cb, window, &e.nodes);
-  check(cudaGraphInstantiate(&e.exec, graph.g, 0), "cudaGraphInstantiate", ErrorCode::KernelFault);
-  detail::bump(detail::counters().graph_instantiations);
-  detail::gauge(detail::counters().live_graph_execs, 1);
+  e.exec = update_or_instantiate(nullptr, graph.g, "");
   e.graph = graph.release();
   e.args.reserve(n);
   for (const DispatchRecord& d : cb.dispatches) e.args.push_back(d.args);

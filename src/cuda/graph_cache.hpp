@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <list>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +33,26 @@ namespace stagefence::cuda {
 // The topology of `cb`'s dispatches (kernels, launch geometry, edges) and the L2 epoch: the key
 // under which instantiated graphs are kept.
 std::vector<uint64_t> topology_key(const CommandBuffer& cb, uint64_t l2_epoch);
+
+// Owns a graph until released, so every exit path of a build frees it.
+struct GraphOwner {
+  cudaGraph_t g = nullptr;
+  ~GraphOwner() {
+    if (g) cudaGraphDestroy(g);
+  }
+  cudaGraph_t release() {
+    cudaGraph_t r = g;
+    g = nullptr;
+    return r;
+  }
+};
+
+// The executable graph that runs `graph`: `exec` updated in place (cudaGraphExecUpdate, counted
+// in graph_updates) where CUDA accepts the update, else a new instantiation (counted in
+// graph_instantiations) that replaces `exec`, which is destroyed; with no `exec`, a new one.
+// `what` ends the error messages ("" or " of ...").
+cudaGraphExec_t update_or_instantiate(cudaGraphExec_t exec, cudaGraph_t graph,
+                                      const std::string& what);
 
 class GraphCache {
  public:

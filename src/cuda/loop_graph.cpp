@@ -17,13 +17,6 @@ namespace stagefence::cuda {
 
 namespace {
 
-struct OwnedGraph {
-  cudaGraph_t g = nullptr;
-  ~OwnedGraph() {
-    if (g) cudaGraphDestroy(g);
-  }
-};
-
 cudaKernelNodeParams control_node(const void* kernel, void** args) {
   cudaKernelNodeParams p{};
   p.func = const_cast<void*>(kernel);
@@ -40,7 +33,7 @@ cudaGraph_t GraphCache::build_loop(const CommandBuffer& cb, const L2Window& wind
   uint32_t* words = static_cast<uint32_t*>(cb.loop->words);
   uint32_t max = cb.loop->max_iterations;
 
-  OwnedGraph parent;
+  GraphOwner parent;
   check(cudaGraphCreate(&parent.g, 0), "cudaGraphCreate for " + what);
   cudaGraphConditionalHandle handle{};
   check(cudaGraphConditionalHandleCreate(&handle, parent.g, 0, 0),
@@ -62,7 +55,7 @@ cudaGraph_t GraphCache::build_loop(const CommandBuffer& cb, const L2Window& wind
         "adding the WHILE node to " + what, ErrorCode::KernelFault);
   cudaGraph_t body = cond.conditional.phGraph_out[0];  // owned by the WHILE node
 
-  OwnedGraph dispatches;
+  GraphOwner dispatches;
   std::vector<cudaGraphNode_t> nodes;
   dispatches.g = build(cb, window, &nodes);
   cudaGraphNode_t iteration = nullptr;
@@ -72,38 +65,23 @@ cudaGraph_t GraphCache::build_loop(const CommandBuffer& cb, const L2Window& wind
   const cudaKernelNodeParams tail_params = control_node(loop_tail_kernel(), args);
   check(cudaGraphAddKernelNode(&tail, body, &iteration, 1, &tail_params),
         "adding loop_tail to " + what, ErrorCode::KernelFault);
-  cudaGraph_t out = parent.g;
-  parent.g = nullptr;
-  return out;
+  return parent.release();
 }
 
 cudaGraphExec_t GraphCache::prepare_loop(const CommandBuffer& cb, const L2Window& window) {
   std::vector<uint64_t> key = topology_key(cb, window.epoch);
-  OwnedGraph parent;
+  GraphOwner parent;
   parent.g = build_loop(cb, window);
-  if (loop_.exec && loop_.key == key) {
-    cudaGraphExecUpdateResultInfo info{};
-    const cudaError_t err = cudaGraphExecUpdate(loop_.exec, parent.g, &info);
-    if (err == cudaSuccess) {
-      detail::bump(detail::counters().graph_updates);
-      return loop_.exec;
-    }
-    if (is_sticky(err)) check(err, "cudaGraphExecUpdate of a loop graph");
-    cudaGetLastError();  // refused: instantiate below
-  }
-  cudaGraphExec_t exec = nullptr;
-  check(cudaGraphInstantiate(&exec, parent.g, 0),
-        "cudaGraphInstantiate of the loop graph of command buffer " + cb.display_name(),
-        ErrorCode::KernelFault);
-  detail::bump(detail::counters().graph_instantiations);
-  if (loop_.exec) {
+  // Only a loop graph of the same topology is worth an update; another one is replaced.
+  if (loop_.exec && loop_.key != key) {
     cudaGraphExecDestroy(loop_.exec);  // a launch still in flight finishes first
-  } else {
-    detail::gauge(detail::counters().live_graph_execs, 1);
+    detail::gauge(detail::counters().live_graph_execs, -1);
+    loop_.exec = nullptr;
   }
-  loop_.exec = exec;
+  loop_.exec = update_or_instantiate(loop_.exec, parent.g,
+                                     " of the loop graph of command buffer " + cb.display_name());
   loop_.key = std::move(key);
-  return exec;
+  return loop_.exec;
 }
 
 }  // namespace stagefence::cuda
