@@ -241,23 +241,20 @@ def main():
         raise SystemExit(f"check_reference_model: no CLI at {args.cli} (build first or --cli)")
 
     started = time.monotonic()
+    ref = ReferenceLlama(model)  # its reader's fields also choose the prompts below
+    load_s = time.monotonic() - started
     prompts = []
     if args.prompt_ids:
         prompts = [(ids, [int(x) for x in ids.split(",")]) for ids in args.prompt_ids]
     else:
         # A base model's file (Gemma 3 270M) has no chat template: its prompts stay plain text.
-        fields = gguf.GGUFReader(str(model)).fields
-        has_template = "tokenizer.chat_template" in fields
+        has_template = "tokenizer.chat_template" in ref.fields
         # A model with sliding-window layers also gets a prompt longer than its window.
-        windowed = any(k.endswith(".attention.sliding_window") for k in fields)
+        windowed = ref.window > 0
         for text, chat in PROMPTS + ([LONG_PROMPT] if windowed else []):
             encoded = run_cli(args.cli, ["--model", str(model), "--prompt", text, "--tokens", "1"]
                               + (["--chat"] if chat and has_template else []))
             prompts.append((text if len(text) < 60 else text[:57] + "...", encoded["prompt"]))
-
-    load_start = time.monotonic()
-    ref = ReferenceLlama(model)
-    load_s = time.monotonic() - load_start
 
     failures = 0
     report = []
